@@ -1,0 +1,32 @@
+# The two commands a newcomer types: `make demo` and `make test`. Each sets itself up.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: demo test lint bench sandbox clean
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements.txt
+	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps -e .
+	mkdir -p $(VENV)/etc/ipython
+	echo 'c.IPKernelApp.log_level = "ERROR"' > $(VENV)/etc/ipython/ipython_kernel_config.py
+	touch $@
+
+demo: $(STAMP)
+	$(BIN)/rcaudit demo
+
+test: $(STAMP)
+	$(BIN)/ruff check --output-format concise rcaudit tests benchmarks
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check --output-format concise rcaudit tests benchmarks
+	$(BIN)/ruff format --check rcaudit tests benchmarks
+
+sandbox: $(STAMP)
+	$(BIN)/rcaudit sandbox
+
+clean:
+	rm -rf $(VENV) build *.egg-info

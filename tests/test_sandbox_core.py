@@ -1,0 +1,91 @@
+"""The sandbox's plumbing: TLS, tenant file checks, round trip, rate-limit arithmetic, fault matching."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import requests
+
+from rcaudit.errors import TenantFileError
+from rcaudit.sandbox import Sandbox, builtin_tenant, load_tenant, save_tenant
+from rcaudit.sandbox.faults import FaultSet
+from rcaudit.sandbox.ratelimit import RateLimiter
+
+
+def test_binds_loopback_with_https_that_verifies_only_against_its_ca(sandbox: Sandbox) -> None:
+    assert sandbox.authority.startswith("https://127.0.0.1:")
+    assert sandbox.rc_server.port == sandbox.port + 1
+    trusting = requests.Session()
+    trusting.trust_env = False
+    trusting.verify = str(sandbox.ca_file)
+    assert trusting.get(sandbox.scim_url + "/ServiceProviderConfig").status_code < 500
+    system_only = requests.Session()
+    system_only.trust_env = False  # system CAs only: the sandbox's own CA is not among them
+    with pytest.raises(requests.exceptions.SSLError):
+        system_only.get(sandbox.scim_url + "/ServiceProviderConfig")
+
+
+def test_tenant_round_trip_is_unchanged(tmp_path) -> None:
+    with Sandbox(builtin_tenant()) as first:
+        dumped = first.dump()
+    path = save_tenant(dumped, tmp_path / "tenant.json")
+    with Sandbox(load_tenant(path)) as second:
+        assert second.dump() == dumped
+    assert dumped["sandbox"]["clients"][0]["clientId"]
+    assert dumped["sandbox"]["limits"] == {"light": 50, "heavy": 10, "auth": 5, "window": 60}
+
+
+@pytest.mark.parametrize(
+    ("mutate", "where"),
+    [
+        (lambda t: t.pop("scim"), "$.scim: missing section"),
+        (lambda t: t["graph"].pop("tenantId"), "$.graph.tenantId: missing"),
+        (lambda t: t["graph"]["users"][2].pop("id"), "$.graph.users[2].id: missing"),
+        (lambda t: t["graph"]["users"].append(dict(t["graph"]["users"][0])), "$.graph.users[8].id: duplicate"),
+        (lambda t: t["graph"]["groups"][0]["members"].append("nobody"), "$.graph.groups[0].members[2]: unknown"),
+        (lambda t: t["scim"]["Users"][1].pop("userName"), "$.scim.Users[1].userName: missing"),
+        (lambda t: t.update(sandbox={"schemaProfile": "future"}), "$.sandbox.schemaProfile"),
+        (lambda t: t.update(sandbox={"limits": {"light": 0}}), "$.sandbox.limits.light: must be a positive"),
+    ],
+)
+def test_malformed_tenant_is_refused_naming_the_place(tmp_path, mutate, where: str) -> None:
+    tenant = builtin_tenant()
+    mutate(tenant)
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(tenant))
+    with pytest.raises(TenantFileError) as err:
+        load_tenant(path)
+    assert str(path) in str(err.value)
+    assert where in str(err.value)
+
+
+def test_invalid_json_names_line_and_column(tmp_path) -> None:
+    path = tmp_path / "broken.json"
+    path.write_text('{"graph": {\n  "tenantId": 1,,\n}}')
+    with pytest.raises(TenantFileError, match=r"broken.json: line 2 column"):
+        load_tenant(path)
+
+
+def test_rate_limiter_follows_the_design_rules() -> None:
+    now = [0.0]
+    limiter = RateLimiter({"light": 3}, window=60, clock=lambda: now[0])
+    remaining = [limiter.check("app", "light").remaining for _ in range(3)]
+    assert remaining == [2, 1, 0]
+    denied = limiter.check("app", "light")
+    assert not denied.allowed and denied.retry_after == 60
+    now[0] = 50.0  # inside the penalty: denied again, and the penalty restarts from here
+    assert not limiter.check("app", "light").allowed
+    now[0] = 100.0  # the first window would be long over, but the restarted penalty runs to 110
+    assert not limiter.check("app", "light").allowed
+    now[0] = 160.5  # after the penalty a fresh window opens
+    assert limiter.check("app", "light").remaining == 2
+    assert limiter.check("other-app", "light").remaining == 2  # counted per user + app
+
+
+def test_fault_nth_fires_once_on_the_nth_matching_request() -> None:
+    faults = FaultSet()
+    faults.add("respond", method="GET", path=r"/Users$", nth=2, status=503)
+    hits = [faults.take("rc", "GET", "/scim/v2/Users") for _ in range(4)]
+    assert [h is not None for h in hits] == [False, True, False, False]
+    assert faults.take("rc", "GET", "/scim/v2/Users/1") is None
