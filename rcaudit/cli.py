@@ -1,0 +1,93 @@
+"""The `rcaudit` command (DESIGN.md "Commands"); exit codes 0 ok, 1 findings/failed operations, 2 error."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from . import __version__
+from .config import Settings
+from .errors import RcauditError
+
+EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+
+def _tenant_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    from .sandbox import builtin_tenant, load_tenant
+
+    return load_tenant(args.tenant) if args.tenant else builtin_tenant()
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    from .sandbox import Sandbox, save_tenant
+
+    tenant = _tenant_from_args(args)
+    if args.save:
+        from .sandbox.tenant import with_defaults
+
+        path = save_tenant(with_defaults(tenant), args.save)
+        print(f"wrote {path}")
+        return EXIT_OK
+    started = time.perf_counter()
+    sandbox = Sandbox(tenant, port=args.port).start()
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        print(sandbox.exports(graph_auth=args.graph_auth, rc_auth=args.rc_auth))
+        print(f"# rcaudit sandbox up in {time.perf_counter() - started:.2f} s: Entra login + Graph at "
+              f"{sandbox.authority}, RingCentral at {sandbox.rc_url}. Ctrl-C stops it.", flush=True)
+        stop.wait()
+    finally:
+        sandbox.stop()
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    return run_demo(_tenant_from_args(args), out=args.out, settings=Settings.from_env())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rcaudit", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"rcaudit {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = commands.add_parser("demo", help="run against the built-in sandbox, no credentials needed")
+    demo.add_argument("--tenant", help="serve this tenant file instead of the built-in tenant")
+    demo.add_argument("--out", help="the run folder to create (must not exist or be empty)")
+    demo.set_defaults(func=cmd_demo)
+
+    sandbox = commands.add_parser("sandbox", help="serve the local Entra + Graph + RingCentral emulators")
+    sandbox.add_argument("--tenant", help="tenant file to serve (default: the built-in tenant)")
+    sandbox.add_argument("--port", type=int, default=0,
+                         help="port P for login + Graph; RingCentral gets P+1 (default: free ports)")
+    sandbox.add_argument("--save", help="write the tenant (with its sandbox section) to this file and exit")
+    sandbox.add_argument("--graph-auth", choices=("secret", "certificate"), default="secret",
+                         help="which Graph credential the printed exports use")
+    sandbox.add_argument("--rc-auth", choices=("token", "jwt"), default="token",
+                         help="static SCIM token or RingCentral JWT grant in the printed exports")
+    sandbox.set_defaults(func=cmd_sandbox)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except RcauditError as exc:
+        print(f"rcaudit: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("rcaudit: interrupted", file=sys.stderr)
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

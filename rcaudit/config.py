@@ -1,0 +1,93 @@
+"""Settings from the environment (DESIGN.md "Environment"): the only place secrets are read from."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_AUTHORITY = "https://login.microsoftonline.com"
+DEFAULT_GRAPH_URL = "https://graph.microsoft.com/v1.0"
+DEFAULT_SCIM_URL = "https://platform.ringcentral.com/scim/v2"
+DEFAULT_RC_SERVER = "https://platform.ringcentral.com"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _get(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name)
+    return value.strip() if value and value.strip() else None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything rcaudit needs to reach both services. Secret fields never appear in `repr`."""
+
+    tenant_id: str | None = None
+    client_id: str | None = None
+    app_id: str | None = None
+    authority: str = DEFAULT_AUTHORITY
+    graph_url: str = DEFAULT_GRAPH_URL
+    scim_url: str = DEFAULT_SCIM_URL
+    graph_auth: str = "client_credentials"
+    rc_server: str = DEFAULT_RC_SERVER
+    rc_client_id: str | None = None
+    ca_bundle: str | None = None
+    outputs: Path = PROJECT_ROOT / "outputs"
+    client_secret: str | None = field(default=None, repr=False)
+    client_cert: str | None = None
+    client_key: str | None = field(default=None, repr=False)
+    client_pfx: str | None = None
+    client_pfx_password: str | None = field(default=None, repr=False)
+    scim_token: str | None = field(default=None, repr=False)
+    rc_client_secret: str | None = field(default=None, repr=False)
+    rc_jwt: str | None = field(default=None, repr=False)
+    pii_key: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        outputs = _get(env, "RCAUDIT_OUTPUTS")
+        return cls(
+            tenant_id=_get(env, "RCAUDIT_TENANT_ID"),
+            client_id=_get(env, "RCAUDIT_CLIENT_ID"),
+            app_id=_get(env, "RCAUDIT_APP_ID"),
+            authority=(_get(env, "RCAUDIT_AUTHORITY") or DEFAULT_AUTHORITY).rstrip("/"),
+            graph_url=(_get(env, "RCAUDIT_GRAPH_URL") or DEFAULT_GRAPH_URL).rstrip("/"),
+            scim_url=(_get(env, "RCAUDIT_SCIM_URL") or DEFAULT_SCIM_URL).rstrip("/"),
+            graph_auth=_get(env, "RCAUDIT_GRAPH_AUTH") or "client_credentials",
+            rc_server=(_get(env, "RCAUDIT_RC_SERVER") or DEFAULT_RC_SERVER).rstrip("/"),
+            rc_client_id=_get(env, "RCAUDIT_RC_CLIENT_ID"),
+            ca_bundle=_get(env, "RCAUDIT_CA_BUNDLE"),
+            outputs=Path(outputs).expanduser() if outputs else PROJECT_ROOT / "outputs",
+            client_secret=_get(env, "RCAUDIT_CLIENT_SECRET"),
+            client_cert=_get(env, "RCAUDIT_CLIENT_CERT"),
+            client_key=_get(env, "RCAUDIT_CLIENT_KEY"),
+            client_pfx=_get(env, "RCAUDIT_CLIENT_PFX"),
+            client_pfx_password=_get(env, "RCAUDIT_CLIENT_PFX_PASSWORD"),
+            scim_token=_get(env, "RCAUDIT_SCIM_TOKEN"),
+            rc_client_secret=_get(env, "RCAUDIT_RC_CLIENT_SECRET"),
+            rc_jwt=_get(env, "RCAUDIT_RC_JWT"),
+            pii_key=_get(env, "RCAUDIT_PII_KEY"),
+        )
+
+    def missing(self) -> list[str]:
+        """Names of the variables still needed to read both services (empty when configured)."""
+        needed: list[str] = []
+        for name, value in (("RCAUDIT_TENANT_ID", self.tenant_id), ("RCAUDIT_CLIENT_ID", self.client_id),
+                            ("RCAUDIT_APP_ID", self.app_id)):
+            if not value:
+                needed.append(name)
+        if self.graph_auth == "client_credentials" and not (
+            self.client_secret or (self.client_cert and self.client_key) or self.client_pfx
+        ):
+            needed.append("RCAUDIT_CLIENT_SECRET (or RCAUDIT_CLIENT_CERT + RCAUDIT_CLIENT_KEY, or RCAUDIT_CLIENT_PFX)")
+        if self.graph_auth not in ("client_credentials", "device_code"):
+            needed.append("RCAUDIT_GRAPH_AUTH (client_credentials or device_code)")
+        if not self.scim_token and not (self.rc_client_id and self.rc_client_secret and self.rc_jwt):
+            needed.append("RCAUDIT_SCIM_TOKEN (or RCAUDIT_RC_CLIENT_ID + RCAUDIT_RC_CLIENT_SECRET + RCAUDIT_RC_JWT)")
+        return needed
+
+    @property
+    def configured(self) -> bool:
+        return not self.missing()
