@@ -6,6 +6,7 @@ import errno
 import shlex
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -53,8 +54,12 @@ class Sandbox:
         raise OSError(f"no free pair of ports found: {last_error}")
 
     def stop(self) -> None:
-        for server in self._servers:
-            server.stop()
+        # Stop both at once: each shutdown waits for its serve loop's next poll.
+        stoppers = [threading.Thread(target=server.stop) for server in self._servers]
+        for stopper in stoppers:
+            stopper.start()
+        for stopper in stoppers:
+            stopper.join()
         self._servers = []
         if self._own_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)

@@ -8,6 +8,7 @@ issues a server certificate for 127.0.0.1/localhost, and writes the CA to a file
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import ipaddress
 import ssl
 from dataclasses import dataclass
@@ -106,11 +107,13 @@ def create_tls(directory: Path) -> SandboxTLS:
     return SandboxTLS(ca_file=ca_file, server_context=context)
 
 
+@functools.lru_cache(maxsize=8)
 def client_certificate(common_name: str) -> tuple[str, str]:
     """A self-signed RSA certificate and key (PEM strings) for a sandbox app registration.
 
     Entra verifies a client assertion against the certificate registered on the app; the sandbox does
-    the same with this one.
+    the same with this one. Made once per process and name: RSA key generation is the slowest part of
+    starting a sandbox, and these are throw-away test credentials.
     """
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     now = dt.datetime.now(dt.UTC)
