@@ -25,6 +25,9 @@ lint: $(STAMP)
 	$(BIN)/ruff check --output-format concise rcaudit tests benchmarks
 	$(BIN)/ruff format --check rcaudit tests benchmarks
 
+bench: $(STAMP)
+	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
+
 sandbox: $(STAMP)
 	$(BIN)/rcaudit sandbox
 

@@ -12,27 +12,40 @@ from typing import Any
 
 from . import __version__
 from .config import Settings
-from .errors import RcauditError
+from .errors import ConfigError, RcauditError
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
 
-def _tenant_from_args(args: argparse.Namespace) -> dict[str, Any]:
-    from .sandbox import builtin_tenant, load_tenant
+DEFAULT_USERS, DEFAULT_SEED = 2000, 1
 
-    return load_tenant(args.tenant) if args.tenant else builtin_tenant()
+
+def _generated(args: argparse.Namespace) -> Any:
+    from .sandbox import generate
+
+    return generate(users=args.users, seed=args.seed, schema_profile=args.schema_profile,
+                    job_status=args.job_status)
+
+
+def _tenant_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    from .sandbox import load_tenant
+
+    return load_tenant(args.tenant) if args.tenant else _generated(args).tenant
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
-    from .sandbox import Sandbox, save_tenant
+    from .sandbox import Sandbox, save_tenant, write_truth_csv
+    from .sandbox.tenant import with_defaults
 
-    tenant = _tenant_from_args(args)
     if args.save:
-        from .sandbox.tenant import with_defaults
-
-        path = save_tenant(with_defaults(tenant), args.save)
-        print(f"wrote {path}")
+        if args.tenant:
+            raise ConfigError("--save writes a generated tenant: use --users/--seed, not --tenant")
+        generated = _generated(args)
+        path = save_tenant(with_defaults(generated.tenant), args.save)
+        truth = write_truth_csv(generated.truth, path.parent / "truth.csv")
+        print(f"wrote {path} ({args.users} users, seed {args.seed}) and {truth} ({len(generated.truth)} findings)")
         return EXIT_OK
+    tenant = _tenant_from_args(args)
     started = time.perf_counter()
     sandbox = Sandbox(tenant, port=args.port).start()
     stop = threading.Event()
@@ -54,18 +67,30 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(_tenant_from_args(args), out=args.out, settings=Settings.from_env())
 
 
+def _tenant_options(parser: argparse.ArgumentParser) -> None:
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--tenant", help="serve this tenant file")
+    source.add_argument("--users", type=int, default=DEFAULT_USERS,
+                        help=f"generate a tenant of N Entra users (default {DEFAULT_USERS})")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="generator seed (same seed, same company)")
+    parser.add_argument("--schema-profile", choices=("current", "classic"), default="current",
+                        help="what the RingCentral schema declares (classic adds displayName and manager)")
+    parser.add_argument("--job-status", choices=("Active", "Paused", "Quarantine"), default="Active",
+                        help="status of the generated provisioning job")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rcaudit", description=__doc__)
     parser.add_argument("--version", action="version", version=f"rcaudit {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = commands.add_parser("demo", help="run against the built-in sandbox, no credentials needed")
-    demo.add_argument("--tenant", help="serve this tenant file instead of the built-in tenant")
+    _tenant_options(demo)
     demo.add_argument("--out", help="the run folder to create (must not exist or be empty)")
     demo.set_defaults(func=cmd_demo)
 
     sandbox = commands.add_parser("sandbox", help="serve the local Entra + Graph + RingCentral emulators")
-    sandbox.add_argument("--tenant", help="tenant file to serve (default: the built-in tenant)")
+    _tenant_options(sandbox)
     sandbox.add_argument("--port", type=int, default=0,
                          help="port P for login + Graph; RingCentral gets P+1 (default: free ports)")
     sandbox.add_argument("--save", help="write the tenant (with its sandbox section) to this file and exit")

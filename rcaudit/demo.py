@@ -19,6 +19,7 @@ from .runs import create_run_folder
 from .scim import ScimClient
 
 DEFAULT_ACCESS = "00000000-0000-0000-0000-000000000000"
+SAMPLE_ROWS = 12
 
 
 def _write(path: Path, payload: Any) -> None:
@@ -65,14 +66,16 @@ def run_demo(tenant: dict[str, Any], out: str | None, settings: Settings) -> int
     print(f"RingCentral (SCIM): {len(accounts)} accounts ({active} active), "
           f"page size {spc.get('filter', {}).get('maxResults')}")
     by_name = {str(a.get("userName", "")).casefold(): a for a in accounts}
-    print(f"\n  {'userName':38} {'Entra':9} RingCentral")
-    for user in sorted(users, key=lambda u: u["userPrincipalName"].casefold()):
-        account = by_name.pop(user["userPrincipalName"].casefold(), None)
+    paired = [(u, by_name.get(u["userPrincipalName"].casefold())) for u in users]
+    matched = sum(1 for _, a in paired if a is not None)
+    print(f"Joined on userName: {matched} Entra users have an account of the same name; "
+          f"{len(users) - matched} have none; {len(accounts) - matched} accounts have no Entra user of that name")
+    print(f"\n  {'userName':42} {'Entra':9} RingCentral")
+    for user, account in sorted(paired, key=lambda pair: pair[0]["userPrincipalName"].casefold())[:SAMPLE_ROWS]:
         rc = "—" if account is None else f"{'active' if account.get('active') else 'inactive'} (id {account['id']})"
-        print(f"  {user['userPrincipalName']:38} {'enabled' if user.get('accountEnabled') else 'disabled':9} {rc}")
-    for account in by_name.values():
-        print(f"  {account['userName']:38} {'—':9} {'active' if account.get('active') else 'inactive'} "
-              f"(id {account['id']}, no Entra user of that name)")
+        print(f"  {user['userPrincipalName']:42} {'enabled' if user.get('accountEnabled') else 'disabled':9} {rc}")
+    if len(paired) > SAMPLE_ROWS:
+        print(f"  … {len(paired) - SAMPLE_ROWS} more in {snapshot / 'graph-users.json'}")
     print(f"\nread both sides over HTTPS in {read_in:.2f} s ({graph.requests_made} Graph requests, "
           f"{scim.requests_made} SCIM requests)")
     print(f"what was read: {snapshot}")
