@@ -1,9 +1,174 @@
-"""Emulated RingCentral SCIM 2.0 API and JWT grant. Filled in by the SCIM work."""
+"""Emulated RingCentral: SCIM 2.0 under `/scim/v2` and the JWT grant at `/restapi/oauth/token`.
+
+Every request is first counted against RingCentral's rate limits (keyed by the caller: the RC app for
+a JWT-grant token, one key for the static token, "anonymous" otherwise), then its bearer token is
+checked, then it is routed. Throttling and authentication answer in RingCentral's platform error
+shape (`errorCode`, `errors[]`), everything else in the SCIM error shape (`status` a string), as the
+reference samples show. The answers reproduce what RingCentral does to the data it is sent: country
+codes come back as names, `primary: false` appears on e-mails and addresses, RingCentral adds its own
+direct (`work`) and extension (`other`) numbers, and `active` defaults to false.
+"""
 
 from __future__ import annotations
 
-from .http_server import Service
+import base64
+import binascii
+import datetime as dt
+import hmac
+import secrets
+import threading
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote
+
+import pycountry
+
+from .http_server import BadJson, HttpError, Request, Response, Service
+from .ratelimit import Decision
+from .scim_patch import (
+    RC_OWNED_PHONE_TYPES,
+    PatchError,
+    apply_patch,
+    clean_resource,
+    missing_required,
+    parse_filter,
+)
+from .scim_schemas import (
+    CORE_USER,
+    ENTERPRISE_USER,
+    ERROR,
+    LOCATION_BASE,
+    list_response,
+    resource_types,
+    schema_documents,
+    service_provider_config,
+)
 from .state import SandboxState
+from .tokens import RC_AUDIENCE
+
+SCIM_CONTENT_TYPE = "application/scim+json; charset=utf-8"
+JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+TOKEN_PATH = "/restapi/oauth/token"
+SCIM_ROOT = "/scim/v2"
+STATIC_TOKEN_KEY = "static-token"
+ANONYMOUS = "anonymous"
+SCOPE = "ReadAccounts EditAccounts"
+REFRESH_TOKEN_LIFETIME = 604800
+DEFAULT_OWNER_ID = "1271136020"
+_UNLIMITED = (f"{SCIM_ROOT}/ServiceProviderConfig", f"{SCIM_ROOT}/health")
+_BODY_TYPES = ("application/json", "application/scim+json")
+_AUTH_ERRORS = {
+    "missing": ("OAU-213", "Token not found"),
+    "invalid": ("OAU-149", "Invalid token"),
+    "expired": ("OAU-128", "Access token expired"),
+}
+_KEY_ORDER = ("schemas", "id", "externalId", "meta", "userName", "name", "displayName", "title", "active",
+              "emails", "phoneNumbers", "addresses", "photos", ENTERPRISE_USER)
+
+
+# --- answers -------------------------------------------------------------------------------------
+def scim_json(status: int, payload: Any, headers: dict[str, str] | None = None) -> Response:
+    return Response.json(status, payload, headers, content_type=SCIM_CONTENT_TYPE)
+
+
+def scim_error(status: int, detail: str, scim_type: str | None = None) -> Response:
+    """RFC 7644 §3.12 error; `status` is a string, as RingCentral's schema says."""
+    body: dict[str, Any] = {"schemas": [ERROR], "status": str(status)}
+    if scim_type:
+        body["scimType"] = scim_type
+    body["detail"] = detail
+    return scim_json(status, body)
+
+
+def platform_error(status: int, code: str, message: str) -> Response:
+    """RingCentral's gateway error shape, used for throttling (CMN-301) and authentication (OAU-…)."""
+    return Response.json(status, {"errorCode": code, "message": message,
+                                  "errors": [{"errorCode": code, "message": message}]})
+
+
+def oauth_error(status: int, error: str, code: str, message: str) -> Response:
+    """The token endpoint's error shape; the message never repeats what the caller sent."""
+    return Response.json(status, {"error": error, "errors": [{"errorCode": code, "message": message}],
+                                  "error_description": message})
+
+
+def _raise(err: PatchError) -> HttpError:
+    return HttpError(scim_error(err.status, err.detail, err.scim_type))
+
+
+# --- RingCentral's own touches -------------------------------------------------------------------
+def country_name(value: str) -> str:
+    """RingCentral answers `US` with `United States`: ISO alpha-2/3 codes become English names."""
+    code = value.strip()
+    if not code.isalpha() or len(code) not in (2, 3):
+        return value
+    country = (pycountry.countries.get(alpha_2=code.upper()) if len(code) == 2
+               else pycountry.countries.get(alpha_3=code.upper()))
+    if country is None:
+        return value
+    return str(getattr(country, "common_name", None) or country.name)
+
+
+def rc_normalise(user: dict[str, Any]) -> None:
+    """What RingCentral does to every user it stores: country names and `primary: false`."""
+    for address in user.get("addresses") or []:
+        if isinstance(address, dict):
+            address["primary"] = False
+            if isinstance(address.get("country"), str):
+                address["country"] = country_name(address["country"])
+    for email in user.get("emails") or []:
+        if isinstance(email, dict):
+            email["primary"] = False
+
+
+def _ordered(user: dict[str, Any]) -> dict[str, Any]:
+    """Keys in the order RingCentral's examples show them (extra keys after)."""
+    first = {k: user[k] for k in _KEY_ORDER if k in user}
+    return {**first, **{k: v for k, v in user.items() if k not in first}}
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _phone_type(item: Any) -> str | None:
+    kind = item.get("type") if isinstance(item, dict) else None
+    return kind.lower() if isinstance(kind, str) else None
+
+
+def _int_param(raw: Any, name: str, default: int) -> int:
+    if raw is None or raw == "":
+        return default
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str):
+        try:
+            return int(raw.strip())
+        except ValueError:
+            pass
+    raise HttpError(scim_error(400, f"'{name}' must be an integer", "invalidValue"))
+
+
+def _basic_credentials(request: Request) -> tuple[str, str] | None:
+    scheme, _, encoded = (request.header("Authorization") or "").partition(" ")
+    if scheme.lower() != "basic" or not encoded.strip():
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    client_id, sep, secret = decoded.partition(":")
+    return (client_id, secret) if sep else None
+
+
+def _same(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode("utf-8"), b.encode("utf-8"))
+
+
+@dataclass
+class _Caller:
+    key: str  # the rate-limit key
+    problem: str | None  # the bearer token's problem, as TokenCheck.problem
 
 
 class RingCentralService(Service):
@@ -12,3 +177,317 @@ class RingCentralService(Service):
     def __init__(self, state: SandboxState) -> None:
         super().__init__(state.faults)
         self.state = state
+        self._local = threading.local()  # before() and after() of one request run in one thread
+        users = f"{SCIM_ROOT}/Users"
+        user = f"{users}/(?P<user_id>[^/]+)"
+        for method, pattern, handler in (
+            ("GET", f"{SCIM_ROOT}/health", self.health),
+            ("GET", f"{SCIM_ROOT}/ServiceProviderConfig", self.get_service_provider_config),
+            ("GET", f"{SCIM_ROOT}/Schemas/?", self.list_schemas),
+            ("GET", f"{SCIM_ROOT}/Schemas/(?P<uri>[^/]+)", self.get_schema),
+            ("GET", f"{SCIM_ROOT}/ResourceTypes/?", self.list_resource_types),
+            ("GET", f"{SCIM_ROOT}/ResourceTypes/(?P<name>[^/]+)", self.get_resource_type),
+            ("GET", f"{users}/?", self.list_users),
+            ("POST", rf"{users}/\.search", self.search_users),
+            ("POST", f"{users}/?", self.create_user),
+            ("GET", user, self.get_user),
+            ("PUT", user, self.replace_user),
+            ("PATCH", user, self.patch_user),
+            ("DELETE", user, self.delete_user),
+            ("POST", TOKEN_PATH, self.token),
+        ):
+            self.router.add(method, pattern, handler)
+
+    # --- hooks -----------------------------------------------------------------------------------
+    def before(self, request: Request) -> Response | None:
+        """Rate limit, then authenticate: a throttled caller learns nothing about its token."""
+        self._local.decision = None
+        path = request.path.rstrip("/")
+        if path in _UNLIMITED:
+            return None
+        caller = self._identify(request, path)
+        decision = self.state.limiter.check(caller.key, self._group(request.method, path))
+        self._local.decision = decision
+        if not decision.allowed:
+            return platform_error(429, "CMN-301", "Request rate exceeded")
+        if path != TOKEN_PATH and caller.problem is not None:
+            code, message = _AUTH_ERRORS[caller.problem]
+            return platform_error(401, code, message)
+        return None
+
+    def after(self, request: Request, response: Response) -> Response:
+        decision: Decision | None = getattr(self._local, "decision", None)
+        self._local.decision = None
+        if decision is not None:
+            response.headers.update(decision.headers())
+        return response
+
+    def not_found(self, request: Request) -> Response:
+        return scim_error(404, f"Resource {request.path} not found")
+
+    def method_not_allowed(self, request: Request) -> Response:
+        return scim_error(405, f"Method {request.method} is not allowed on {request.path}")
+
+    def internal_error(self, request: Request, exc: BaseException) -> Response:
+        return scim_error(500, f"sandbox error: {type(exc).__name__}")
+
+    @staticmethod
+    def _group(method: str, path: str) -> str:
+        if path == TOKEN_PATH:
+            return "auth"
+        if method in ("GET", "HEAD") or (method == "POST" and path == f"{SCIM_ROOT}/Users/.search"):
+            return "light"
+        return "heavy"
+
+    def _identify(self, request: Request, path: str) -> _Caller:
+        """Who is calling (the rate-limit key) and what, if anything, is wrong with the bearer token."""
+        if path == TOKEN_PATH:
+            credentials = _basic_credentials(request)
+            return _Caller(credentials[0] if credentials and credentials[0] else ANONYMOUS, None)
+        token = request.bearer
+        if token is not None and _same(token, str(self.state.settings["scimToken"])):
+            return _Caller(STATIC_TOKEN_KEY, None)
+        check = self.state.tokens.check(token, RC_AUDIENCE)
+        if check.claims is not None:
+            return _Caller(str(check.claims["sub"]), None)
+        return _Caller(ANONYMOUS, check.problem or "invalid")
+
+    # --- helpers ---------------------------------------------------------------------------------
+    @property
+    def _profile(self) -> str:
+        return str(self.state.settings["schemaProfile"])
+
+    @property
+    def _max_count(self) -> int:
+        return int(self.state.settings["maxCount"])
+
+    def _body(self, request: Request) -> Any:
+        media = (request.header("Content-Type") or "").split(";")[0].strip().lower()
+        if media and media not in _BODY_TYPES:
+            raise HttpError(scim_error(415, f"Unsupported content type {media!r}: use application/scim+json"))
+        try:
+            return request.json()
+        except BadJson as exc:
+            raise HttpError(scim_error(400, "The request body is not valid JSON", "invalidSyntax")) from exc
+
+    def _existing(self, user_id: str) -> dict[str, Any]:
+        user = self.state.scim_user(user_id)
+        if user is None:
+            raise HttpError(scim_error(404, f"User {user_id} not found"))
+        return user
+
+    def _check_unique(self, user_name: Any, user_id: str | None) -> None:
+        """409 when another user already has this userName (compared case-insensitively)."""
+        if not isinstance(user_name, str):
+            return
+        wanted = user_name.casefold()
+        for other in self.state.scim_users:
+            name = other.get("userName")
+            if other.get("id") != user_id and isinstance(name, str) and name.casefold() == wanted:
+                raise HttpError(scim_error(409, "duplicate email", "uniqueness"))
+
+    def _clean(self, body: Any) -> dict[str, Any]:
+        try:
+            user = clean_resource(body, self._profile)
+        except PatchError as err:
+            raise _raise(err) from None
+        missing = missing_required(user, self._profile)
+        if missing:
+            raise HttpError(scim_error(400, f"Missing required attribute(s): {', '.join(missing)}", "invalidValue"))
+        return user
+
+    def _new_id(self) -> str:
+        ids = [int(u["id"]) for u in self.state.scim_users if str(u.get("id", "")).isdigit()]
+        return str(max(ids, default=int(DEFAULT_OWNER_ID) - 1000) + 1000)
+
+    def _rc_numbers(self, user_id: str) -> list[dict[str, Any]]:
+        """A new user's direct number (E.164) and extension number, both unused so far."""
+        taken: set[str] = set()
+        extensions = [100]
+        for user in self.state.scim_users:
+            for phone in user.get("phoneNumbers") or []:
+                value = phone.get("value") if isinstance(phone, dict) else None
+                if isinstance(value, str):
+                    taken.add(value)
+                    if _phone_type(phone) == "other" and value.isdigit():
+                        extensions.append(int(value))
+        number = int(user_id) // 1000 % 10_000_000
+        while f"+1650{number:07d}" in taken:
+            number = (number + 1) % 10_000_000
+        return [{"type": "work", "value": f"+1650{number:07d}"}, {"type": "other", "value": str(max(extensions) + 1)}]
+
+    @staticmethod
+    def _finish(user: dict[str, Any], user_id: str, created: str, rc_numbers: list[dict[str, Any]]) -> dict[str, Any]:
+        """A clean POST/PUT body made into the resource RingCentral stores and returns."""
+        schemas = list(user.get("schemas") or [CORE_USER])
+        if CORE_USER not in schemas:
+            schemas.insert(0, CORE_USER)
+        if ENTERPRISE_USER in user and ENTERPRISE_USER not in schemas:
+            schemas.append(ENTERPRISE_USER)
+        own = [p for p in user.get("phoneNumbers") or [] if _phone_type(p) not in RC_OWNED_PHONE_TYPES]
+        out = {
+            **user,
+            "schemas": schemas,
+            "id": user_id,
+            "meta": {"resourceType": "User", "created": created, "lastModified": _now(),
+                     "location": f"{LOCATION_BASE}/Users/{user_id}"},
+            "active": bool(user.get("active", False)),
+            "phoneNumbers": own + rc_numbers,
+        }
+        rc_normalise(out)
+        return _ordered(out)
+
+    # --- discovery -------------------------------------------------------------------------------
+    def health(self, request: Request) -> Response:
+        return Response.empty(200)
+
+    def get_service_provider_config(self, request: Request) -> Response:
+        return scim_json(200, service_provider_config(self._max_count))
+
+    @staticmethod
+    def _no_filter(request: Request) -> None:
+        if "filter" in request.query:
+            raise HttpError(scim_error(403, "Filtering is not allowed"))
+
+    def list_schemas(self, request: Request) -> Response:
+        self._no_filter(request)
+        return scim_json(200, list_response(schema_documents(self._profile)))
+
+    def get_schema(self, request: Request, uri: str) -> Response:
+        wanted = unquote(uri).lower()
+        found = next((d for d in schema_documents(self._profile) if d["id"].lower() == wanted), None)
+        return scim_json(200, found) if found else scim_error(404, f"Schema {unquote(uri)} not found")
+
+    def list_resource_types(self, request: Request) -> Response:
+        self._no_filter(request)
+        return scim_json(200, list_response(resource_types()))
+
+    def get_resource_type(self, request: Request, name: str) -> Response:
+        found = next((r for r in resource_types() if r["id"].lower() == unquote(name).lower()), None)
+        return scim_json(200, found) if found else scim_error(404, f"ResourceType {unquote(name)} not found")
+
+    # --- users: reading --------------------------------------------------------------------------
+    def list_users(self, request: Request) -> Response:
+        query = request.query
+        return self._search(query.get("filter"), query.get("startIndex"), query.get("count"))
+
+    def search_users(self, request: Request) -> Response:
+        body = self._body(request)
+        if not isinstance(body, dict):
+            raise HttpError(scim_error(400, "The request body must be a SearchRequest object", "invalidSyntax"))
+        text = body.get("filter")
+        if text is not None and not isinstance(text, str):
+            raise HttpError(scim_error(400, "'filter' must be a string", "invalidFilter"))
+        return self._search(text, body.get("startIndex"), body.get("count"))
+
+    def _search(self, text: str | None, start_raw: Any, count_raw: Any) -> Response:
+        """One page of the users the filter selects: 1-based `startIndex`, `count` capped at maxCount."""
+        start = max(1, _int_param(start_raw, "startIndex", 1))
+        count = min(max(0, _int_param(count_raw, "count", min(100, self._max_count))), self._max_count)
+        matches = self._filter(text)
+        omit = {str(name).lower() for name in self.state.settings.get("listOmits") or []}
+        with self.state.lock:
+            selected = [u for u in self.state.scim_users if matches(u)]
+            page = [{k: v for k, v in u.items() if k.lower() not in omit}
+                    for u in selected[start - 1 : start - 1 + count]]
+            return scim_json(200, list_response(page, total=len(selected), start_index=start))
+
+    @staticmethod
+    def _filter(text: str | None) -> Any:
+        """A predicate for `userName eq "…"` or `email eq "…"` (values compared case-insensitively)."""
+        if text is None or not text.strip():
+            return lambda user: True
+        try:
+            comparisons = parse_filter(text)
+        except PatchError as err:
+            raise HttpError(scim_error(400, err.detail, "invalidFilter")) from None
+        attr = comparisons[0].attr.lower()
+        value = comparisons[0].value
+        if len(comparisons) != 1 or attr not in ("username", "email") or not isinstance(value, str):
+            raise HttpError(scim_error(
+                400, f"Unsupported filter {text!r}: only 'userName eq \"…\"' or 'email eq \"…\"'", "invalidFilter"))
+        wanted = value.casefold()
+        if attr == "username":
+            return lambda user: isinstance(user.get("userName"), str) and user["userName"].casefold() == wanted
+        return lambda user: any(
+            isinstance(e, dict) and isinstance(e.get("value"), str) and e["value"].casefold() == wanted
+            for e in user.get("emails") or []
+        )
+
+    def get_user(self, request: Request, user_id: str) -> Response:
+        with self.state.lock:
+            return scim_json(200, self._existing(user_id))
+
+    # --- users: writing --------------------------------------------------------------------------
+    def create_user(self, request: Request) -> Response:
+        clean = self._clean(self._body(request))
+        with self.state.lock:
+            self._check_unique(clean["userName"], None)
+            user_id = self._new_id()
+            user = self._finish(clean, user_id, _now(), self._rc_numbers(user_id))
+            self.state.add_scim_user(user)
+            return scim_json(201, user, {"Location": user["meta"]["location"]})
+
+    def replace_user(self, request: Request, user_id: str) -> Response:
+        clean = self._clean(self._body(request))
+        with self.state.lock:
+            existing = self._existing(user_id)
+            self._check_unique(clean["userName"], user_id)
+            meta = existing.get("meta")
+            created = (meta.get("created") if isinstance(meta, dict) else None) or _now()
+            owned = [p for p in existing.get("phoneNumbers") or [] if _phone_type(p) in RC_OWNED_PHONE_TYPES]
+            user = self._finish(clean, user_id, created, owned)
+            existing.clear()  # in place: the state's index keeps pointing at this object
+            existing.update(user)
+            return scim_json(200, existing)
+
+    def patch_user(self, request: Request, user_id: str) -> Response:
+        body = self._body(request)
+        with self.state.lock:
+            existing = self._existing(user_id)
+            try:
+                patched = apply_patch(existing, body, self._profile)
+            except PatchError as err:
+                raise _raise(err) from None
+            if str(patched.get("userName", "")).casefold() != str(existing.get("userName", "")).casefold():
+                self._check_unique(patched.get("userName"), user_id)
+            rc_normalise(patched)
+            meta = patched.get("meta")
+            patched["meta"] = {**(meta if isinstance(meta, dict) else {}), "lastModified": _now()}
+            existing.clear()
+            existing.update(patched)
+            return scim_json(200, existing)
+
+    def delete_user(self, request: Request, user_id: str) -> Response:
+        if self.state.remove_scim_user(user_id) is None:
+            return scim_error(404, f"User {user_id} not found")
+        return Response.empty(204)
+
+    # --- JWT grant -------------------------------------------------------------------------------
+    def token(self, request: Request) -> Response:
+        """RingCentral's JWT grant: Basic client credentials plus the app's JWT as the assertion."""
+        credentials = _basic_credentials(request)
+        if credentials is None:
+            return oauth_error(401, "invalid_client", "OAU-123", "Invalid Authorization header value")
+        client_id, secret = credentials
+        app = next((a for a in self.state.settings["rcApps"]
+                    if _same(str(a["clientId"]), client_id) and _same(str(a["clientSecret"]), secret)), None)
+        if app is None:
+            return oauth_error(401, "invalid_client", "OAU-146", "Invalid client credentials")
+        form = request.form()
+        if form.get("grant_type") != JWT_GRANT:
+            return oauth_error(400, "unsupported_grant_type", "OAU-125", "Grant type is not allowed for application.")
+        if not _same(form.get("assertion", ""), str(app["jwt"])):
+            return oauth_error(400, "invalid_grant", "OAU-140", "Invalid resource owner credentials.")
+        lifetime = float(self.state.settings["tokenLifetime"])
+        access = self.state.tokens.issue(RC_AUDIENCE, str(app["clientId"]), lifetime=lifetime, scope=SCOPE)
+        return Response.json(200, {
+            "access_token": access,
+            "token_type": "bearer",
+            "expires_in": int(lifetime),
+            "refresh_token": secrets.token_urlsafe(32),
+            "refresh_token_expires_in": REFRESH_TOKEN_LIFETIME,
+            "scope": SCOPE,
+            "owner_id": str(app.get("ownerId", DEFAULT_OWNER_ID)),
+            "endpoint_id": secrets.token_urlsafe(16),
+        }, {"Cache-Control": "no-store", "Pragma": "no-cache"})
