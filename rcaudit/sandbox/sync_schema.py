@@ -12,34 +12,12 @@ import hashlib
 import uuid
 from typing import Any
 
-ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-ACTIVE_EXPRESSION = 'Switch([IsSoftDeleted], , "False", "True", "True", "False")'
+from ..mapping import ACTIVE_EXPRESSION, default_mapping
+
 TEMPLATE_ID = "ringCentral"
 SOURCE_DIRECTORY = "Azure Active Directory"
 TARGET_DIRECTORY = "RingCentral"
 RULE_NAME = "USER_OUTBOUND_USER"
-
-# (target attribute, source: an attribute name or the active expression); order as in DESIGN.md
-CURRENT_MAPPING: tuple[tuple[str, str], ...] = (
-    ("userName", "userPrincipalName"),
-    ("externalId", "mailNickname"),
-    ("active", ACTIVE_EXPRESSION),
-    ("title", "jobTitle"),
-    ('emails[type eq "work"].value', "mail"),
-    ('addresses[type eq "work"].country', "country"),
-    ('addresses[type eq "work"].region', "state"),
-    ('addresses[type eq "work"].locality', "city"),
-    ('addresses[type eq "work"].postalCode', "postalCode"),
-    ('addresses[type eq "work"].streetAddress', "streetAddress"),
-    ("name.givenName", "givenName"),
-    ("name.familyName", "surname"),
-    ('phoneNumbers[type eq "mobile"].value', "mobile"),
-    (f"{ENTERPRISE}:department", "department"),
-)
-CLASSIC_EXTRA: tuple[tuple[str, str], ...] = (
-    ("displayName", "displayName"),
-    (f"{ENTERPRISE}:manager", "manager"),
-)
 
 # Source attributes the Azure AD side of the schema declares: (provisioning name, type)
 _SOURCE_ATTRIBUTES: tuple[tuple[str, str], ...] = (
@@ -57,14 +35,8 @@ def _stable_id(name: str) -> str:
 
 
 def mapping_pairs(profile: str = "current") -> list[tuple[str, str]]:
-    """(target, source) pairs of the default mapping for a schema profile (`current` or `classic`)."""
-    if profile not in ("current", "classic"):
-        raise ValueError(f"unknown schema profile {profile!r}")
-    pairs = list(CURRENT_MAPPING)
-    if profile == "classic":
-        pairs.insert(3, CLASSIC_EXTRA[0])  # displayName sits after active in DESIGN.md's table
-        pairs.append(CLASSIC_EXTRA[1])
-    return pairs
+    """(target, source) pairs of the default mapping for a schema profile: an attribute name, or the expression."""
+    return [(m.target, m.direct_source or m.expression) for m in default_mapping(profile)]
 
 
 def _attribute_source(name: str) -> dict[str, Any]:

@@ -1,0 +1,72 @@
+"""The default mapping table, live mappings read from a synchronization schema, Graph property names."""
+
+from __future__ import annotations
+
+import pytest
+
+from rcaudit.errors import MappingError
+from rcaudit.mapping import (
+    ACTIVE_EXPRESSION,
+    DEFAULT_MAPPING,
+    ENTERPRISE,
+    AttributeMapping,
+    default_mapping,
+    graph_user_properties,
+    mapping_from_schema,
+    references,
+)
+from rcaudit.sandbox.sync_schema import default_sync_schema
+
+
+def test_default_table_is_designs_and_current_drops_display_name_and_manager() -> None:
+    targets = [m.target for m in DEFAULT_MAPPING]
+    assert targets[:3] == ["userName", "externalId", "active"]
+    assert f"{ENTERPRISE}:department" in targets and f"{ENTERPRISE}:manager" in targets
+    current = {m.target for m in default_mapping("current")}
+    assert "displayName" not in current and f"{ENTERPRISE}:manager" not in current
+    assert next(m for m in DEFAULT_MAPPING if m.target == "userName").matching_priority == 1
+
+
+@pytest.mark.parametrize(("expression", "expected"), [
+    ("[mail]", ["mail"]),
+    (ACTIVE_EXPRESSION, ["IsSoftDeleted"]),
+    ('Join(" ", [givenName], [surname])', ["givenName", "surname"]),
+    ('Replace([mail], , "[at]", , "@", , )', ["mail"]),  # a bracket inside a string literal is not a reference
+    ('IIF([country]="US", "+1", Coalesce([mobile], [telephoneNumber]))', ["country", "mobile", "telephoneNumber"]),
+])
+def test_references_skip_string_literals(expression: str, expected: list[str]) -> None:
+    assert references(expression) == expected
+
+
+def test_unclosed_reference_names_the_expression() -> None:
+    with pytest.raises(MappingError, match=r"unclosed '\[' in expression"):
+        references("ToLower([mail)")
+
+
+def test_graph_select_translates_provisioning_names() -> None:
+    select = graph_user_properties(default_mapping("classic"), extra=["employeeId"])
+    assert select[:6] == ["id", "userPrincipalName", "mailNickname", "accountEnabled", "createdDateTime",
+                          "usageLocation"]
+    assert "mobilePhone" in select and "mobile" not in select
+    assert "IsSoftDeleted" not in select and "manager" not in select  # computed / expanded
+    assert select[-1] == "employeeId" and len(select) == len(set(select))
+
+
+@pytest.mark.parametrize("profile", ["current", "classic"])
+def test_a_schema_built_from_the_table_reads_back_as_the_table(profile: str) -> None:
+    assert mapping_from_schema(default_sync_schema(profile)) == default_mapping(profile)
+
+
+def test_function_sources_without_expression_text_are_rebuilt_from_their_tree() -> None:
+    schema = {"synchronizationRules": [{"name": "r", "objectMappings": [{
+        "sourceObjectName": "User", "targetObjectName": "User", "attributeMappings": [{
+            "targetAttributeName": "userName", "matchingPriority": 1, "source": {
+                "type": "Function", "name": "ToLower", "parameters": [
+                    {"key": "source", "value": {"type": "Attribute", "name": "mail"}}]}}]}]}]}
+    assert mapping_from_schema(schema) == (AttributeMapping("userName", "ToLower([mail])", matching_priority=1),)
+
+
+def test_a_schema_without_a_user_mapping_is_refused() -> None:
+    with pytest.raises(MappingError, match="no enabled User"):
+        mapping_from_schema({"synchronizationRules": [{"objectMappings": [
+            {"sourceObjectName": "Group", "targetObjectName": "Group", "attributeMappings": []}]}]})
