@@ -1,0 +1,112 @@
+"""The figures analysts ask for, built from a findings table (DESIGN.md columns).
+
+Pure functions: a DataFrame in, a plotly Figure out; the notebook decides what to show. Waived rows are
+left out of every chart (they count toward nothing).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+
+from .findings import KINDS, SEVERITIES
+
+SEVERITY_COLORS = {"high": "#c0392b", "medium": "#e67e22", "low": "#f1c40f"}
+
+
+def _open(findings: pd.DataFrame) -> pd.DataFrame:
+    return findings[~findings["waived"].astype(bool)]
+
+
+def _empty(title: str, note: str = "no findings") -> go.Figure:
+    fig = go.Figure()
+    fig.update_layout(title=title, xaxis={"visible": False}, yaxis={"visible": False},
+                      annotations=[{"text": note, "showarrow": False, "font": {"size": 16}}], height=260)
+    return fig
+
+
+def by_kind_and_severity(findings: pd.DataFrame) -> go.Figure:
+    """How many findings of each kind, coloured by severity: the headline."""
+    title = "Findings by kind and severity"
+    rows = _open(findings)
+    if rows.empty:
+        return _empty(title)
+    counts = rows.groupby(["kind", "severity"]).size().reset_index(name="findings")
+    fig = px.bar(counts, x="findings", y="kind", color="severity", orientation="h", title=title,
+                 category_orders={"kind": [k for k in KINDS if k in set(counts["kind"])],
+                                  "severity": list(SEVERITIES)},
+                 color_discrete_map=SEVERITY_COLORS, text="findings")
+    fig.update_layout(yaxis_title=None, legend_title=None, height=120 + 45 * counts["kind"].nunique())
+    return fig
+
+
+def mismatches_by_attribute(findings: pd.DataFrame) -> go.Figure:
+    """Which attributes drift: attribute mismatches per target attribute, most first."""
+    title = "Attribute mismatches by attribute"
+    rows = _open(findings)
+    rows = rows[rows["kind"] == "attribute_mismatch"]
+    if rows.empty:
+        return _empty(title, "no attribute mismatches")
+    counts = rows["attribute"].value_counts().sort_values().reset_index()
+    counts.columns = ["attribute", "mismatches"]
+    fig = px.bar(counts, x="mismatches", y="attribute", orientation="h", title=title, text="mismatches")
+    fig.update_layout(yaxis_title=None, height=120 + 32 * len(counts))
+    return fig
+
+
+def by_group(findings: pd.DataFrame, groups: pd.Series, group_name: str = "department", top: int = 15) -> go.Figure:
+    """Findings per group (department by default); `groups` maps Entra user id -> group value."""
+    title = f"Findings by {group_name}"
+    rows = _open(findings)
+    if rows.empty:
+        return _empty(title)
+    first_id = rows["entra_id"].str.split(";").str[0]
+    labels = first_id.map(groups).fillna("(no Entra user)").replace("", "(empty)")
+    counts = pd.DataFrame({group_name: labels, "severity": rows["severity"]}).groupby(
+        [group_name, "severity"]).size().reset_index(name="findings")
+    order = counts.groupby(group_name)["findings"].sum().sort_values(ascending=False).head(top).index.tolist()
+    counts = counts[counts[group_name].isin(order)]
+    fig = px.bar(counts, x="findings", y=group_name, color="severity", orientation="h", title=title,
+                 category_orders={group_name: order, "severity": list(SEVERITIES)},
+                 color_discrete_map=SEVERITY_COLORS)
+    fig.update_layout(yaxis_title=None, legend_title=None, height=140 + 30 * len(order))
+    return fig
+
+
+def worst_users_heatmap(findings: pd.DataFrame, top: int = 30) -> go.Figure:
+    """User × attribute grid of the users with the most mismatched attributes."""
+    title = f"Worst {top} users: mismatched attributes"
+    rows = _open(findings)
+    rows = rows[rows["kind"] == "attribute_mismatch"]
+    if rows.empty:
+        return _empty(title, "no attribute mismatches")
+    worst = rows["user_name"].value_counts().head(top).index.tolist()
+    grid = pd.crosstab(rows["user_name"], rows["attribute"]).reindex(worst)
+    grid = grid[grid.sum().sort_values(ascending=False).index]
+    fig = go.Figure(go.Heatmap(z=grid.to_numpy(), x=[a.rsplit(":", 1)[-1] for a in grid.columns],
+                               y=grid.index.tolist(), colorscale=[[0, "#f4f6f7"], [1, "#c0392b"]], showscale=False,
+                               hovertemplate="%{y}<br>%{x}<extra></extra>", xgap=1, ygap=1))
+    fig.update_layout(title=title, height=160 + 22 * len(worst), yaxis={"autorange": "reversed"})
+    return fig
+
+
+def drift_age(ages_days: pd.Series, title: str = "Drift age (days since the account last changed)") -> go.Figure:
+    """Histogram of how long findings have existed, where an age is known."""
+    known = ages_days.dropna()
+    if known.empty:
+        return _empty(title, "no age known")
+    fig = px.histogram(known, nbins=30, title=title)
+    fig.update_layout(showlegend=False, xaxis_title="days", yaxis_title="findings", height=320)
+    return fig
+
+
+def trend(history: pd.DataFrame) -> go.Figure:
+    """Open findings per run over time, by severity (`history`: run started_at, severity, findings)."""
+    title = "Open findings over time"
+    if history.empty:
+        return _empty(title, "no runs yet")
+    fig = px.line(history, x="started_at", y="findings", color="severity", markers=True, title=title,
+                  category_orders={"severity": list(SEVERITIES)}, color_discrete_map=SEVERITY_COLORS)
+    fig.update_layout(legend_title=None, height=360)
+    return fig
