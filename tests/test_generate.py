@@ -294,3 +294,81 @@ def test_cli_save_writes_the_tenant_and_its_truth(tmp_path) -> None:
     assert saved["sandbox"]["clients"]  # credentials included, so the file can be served again
     rows = read_truth_csv(tmp_path / "truth.csv")
     assert sorted(rows) == sorted(generate(200, seed=2).truth)
+
+
+# --- each rule, one planted case written out ------------------------------------------------------
+
+def _by_id(company) -> tuple[dict, dict]:
+    graph = company.tenant["graph"]
+    users = {u["id"]: u for u in graph["users"] + graph["deletedUsers"]}
+    return users, {a["id"]: a for a in company.tenant["scim"]["Users"]}
+
+
+def _rows(company, kind: str) -> list[TruthRow]:
+    return [r for r in company.truth if r.kind == kind]
+
+
+def test_a_soft_deleted_user_still_active_pairs_through_external_id(company) -> None:
+    users, accounts = _by_id(company)
+    deleted = {u["id"] for u in company.tenant["graph"]["deletedUsers"]}
+    row = next(r for r in _rows(company, "should_be_inactive") if r.entra_id in deleted)
+    user, account = users[row.entra_id], accounts[row.scim_id]
+    assert user["userPrincipalName"] == user["id"].replace("-", "") + account["userName"]  # Entra's rewrite
+    assert account["externalId"] == user["mailNickname"] and account["active"] is True
+
+
+def test_a_rename_is_a_mismatch_on_the_names_not_a_new_user(company) -> None:
+    users, accounts = _by_id(company)
+    by_account: dict[str, set[str]] = {}
+    for r in _rows(company, "attribute_mismatch"):
+        by_account.setdefault(r.scim_id, set()).add(r.attribute)
+    renamed = [a for a, attrs in by_account.items() if "userName" in attrs]
+    assert len(renamed) >= 3
+    for scim_id in renamed:
+        assert by_account[scim_id] == {"userName", 'emails[type eq "work"].value', "name.familyName"}
+        account = accounts[scim_id]
+        user = next(users[r.entra_id] for r in company.truth if r.scim_id == scim_id)
+        assert account["userName"].casefold() != user["userPrincipalName"].casefold()
+        assert account["externalId"] == user["mailNickname"]
+
+
+def test_an_old_account_left_by_a_rename_makes_both_accounts_ambiguous(company) -> None:
+    _, accounts = _by_id(company)
+    rows = _rows(company, "ambiguous_match")
+    per_user: dict[str, list[str]] = {}
+    for r in rows:
+        per_user.setdefault(r.entra_id, []).append(r.scim_id)
+    assert len(per_user) >= 3 and all(len(ids) == 2 for ids in per_user.values())
+    for ids in per_user.values():
+        old, new = (accounts[i] for i in ids)
+        assert old["externalId"] == new["externalId"] and old["userName"] != new["userName"]
+    flagged = {r.scim_id for r in company.truth if r.kind != "ambiguous_match"}
+    assert not flagged & {r.scim_id for r in rows}  # no other row for accounts involved
+
+
+def test_pending_users_and_pending_activations_are_inside_the_grace_window(company) -> None:
+    users, accounts = _by_id(company)
+    assigned = {}
+    for a in company.tenant["graph"]["appRoleAssignments"]:
+        assigned.setdefault(a["principalId"], []).append(_when(a["createdDateTime"]))
+    for uid in company.traps["pending"]:
+        recent = [_when(users[uid]["createdDateTime"]), *assigned.get(uid, [])]
+        assert max(recent) > NOW - GRACE
+    for scim_id in company.traps["pending_activation"]:
+        account = accounts[scim_id]
+        assert account["active"] is False and _when(account["meta"]["created"]) > NOW - GRACE
+
+
+def test_out_of_scope_users_with_active_accounts_should_be_inactive(company) -> None:
+    graph = company.tenant["graph"]
+    in_scope, _ = _scope(graph)
+    default_access = {a["principalId"] for a in graph["appRoleAssignments"]
+                      if a["appRoleId"] == DEFAULT_ACCESS or a["appRoleId"] in
+                      {r["id"] for r in graph["servicePrincipal"]["appRoles"] if r["displayName"] == "msiam_access"}}
+    nested = {m for g in graph["groups"] if "nested" in g["displayName"] for m in g["members"]}
+    rows = {r.entra_id for r in _rows(company, "should_be_inactive")}
+    live_ids = {u["id"] for u in graph["users"]}
+    assert rows & (default_access - in_scope) and rows & (nested - in_scope)
+    assert rows & (live_ids - in_scope - default_access - nested)  # unassigned
+    disabled = {u["id"] for u in graph["users"] if not u["accountEnabled"]}
+    assert rows & (disabled & in_scope)
