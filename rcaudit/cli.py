@@ -8,6 +8,7 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from . import __version__
@@ -62,9 +63,39 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from .demo import run_demo
+    """The sandbox plus exactly the audit `rcaudit audit` runs; 0 when the run succeeds, drift or not."""
+    from .audit_run import audit
 
-    return run_demo(_tenant_from_args(args), out=args.out, settings=Settings.from_env())
+    params = {"sandbox_users": args.users, "sandbox_seed": args.seed, "sandbox_profile": args.schema_profile,
+              "sandbox_job_status": args.job_status,
+              "sandbox_tenant": str(Path(args.tenant).resolve()) if args.tenant else ""}
+    started = time.perf_counter()
+    code = audit(settings=Settings.from_env(), source="sandbox", out=args.out, params=params, fail_on="none")
+    if code == EXIT_OK:
+        print(f"rcaudit demo: done in {time.perf_counter() - started:.1f} s")
+    return code
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from .audit_run import audit, typed
+
+    params = {name: typed(value) for name, value in args.parameter}
+    params.update({name: value for name, value in args.raw})
+    for reserved in ("source", "run_folder", "snapshot", "mask_pii", "fail_on"):
+        if reserved in params:
+            raise ConfigError(f"-p/-r {reserved}: set it with its own option (--out, --snapshot, --fail-on, "
+                              "--mask-pii); the source of `rcaudit audit` is always the environment")
+    return audit(settings=Settings.from_env(), source="environment", out=args.out, snapshot=args.snapshot,
+                 params=params, fail_on=args.fail_on, mask_pii=args.mask_pii)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from .check import run_checks
+
+    checks = run_checks(Settings.from_env(), report=lambda check: print(check.line(), flush=True))
+    failed = [c for c in checks if not c.passed]
+    print(f"{len(failed)} required check(s) failed" if failed else "every required check passed")
+    return EXIT_ERROR if failed else EXIT_OK
 
 
 def _tenant_options(parser: argparse.ArgumentParser) -> None:
@@ -99,6 +130,22 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--rc-auth", choices=("token", "jwt"), default="token",
                          help="static SCIM token or RingCentral JWT grant in the printed exports")
     sandbox.set_defaults(func=cmd_sandbox)
+
+    audit = commands.add_parser("audit", help="scheduled audit from the environment: run folder, report, exit code")
+    audit.add_argument("--out", help="the run folder to create (must not exist or be empty)")
+    audit.add_argument("--snapshot", help="re-audit a saved run (its folder or its snapshot/) instead of reading")
+    audit.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                       help="a notebook parameter, typed like papermill's -p (0001 becomes 1)")
+    audit.add_argument("-r", "--raw", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                       help="a notebook parameter kept as a string")
+    audit.add_argument("--fail-on", choices=("none", "low", "medium", "high"), default="high",
+                       help="exit 1 when an unwaived finding at or above this severity exists (default high)")
+    audit.add_argument("--mask-pii", action="store_true",
+                       help="hash names, e-mails and phone numbers in the report, CSV and summary")
+    audit.set_defaults(func=cmd_audit)
+
+    check = commands.add_parser("check", help="test both connections and each permission, one line per check")
+    check.set_defaults(func=cmd_check)
     return parser
 
 

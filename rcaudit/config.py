@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .errors import ConfigError
+
 DEFAULT_AUTHORITY = "https://login.microsoftonline.com"
 DEFAULT_GRAPH_URL = "https://graph.microsoft.com/v1.0"
 DEFAULT_SCIM_URL = "https://platform.ringcentral.com/scim/v2"
@@ -17,6 +19,19 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 def _get(env: Mapping[str, str], name: str) -> str | None:
     value = env.get(name)
     return value.strip() if value and value.strip() else None
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    value = _get(env, name)
+    if value is None:
+        return default
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ConfigError(f"{name}={value!r}: expected a number of seconds") from None
+    if seconds < 0:
+        raise ConfigError(f"{name}={value!r}: must not be negative")
+    return seconds
 
 
 @dataclass(frozen=True)
@@ -34,6 +49,7 @@ class Settings:
     rc_client_id: str | None = None
     ca_bundle: str | None = None
     outputs: Path = PROJECT_ROOT / "outputs"
+    retry_max_seconds: float = 300.0  # how long one request may keep retrying (429s, 5xx, dropped connections)
     client_secret: str | None = field(default=None, repr=False)
     client_cert: str | None = None
     client_key: str | None = field(default=None, repr=False)
@@ -60,6 +76,7 @@ class Settings:
             rc_client_id=_get(env, "RCAUDIT_RC_CLIENT_ID"),
             ca_bundle=_get(env, "RCAUDIT_CA_BUNDLE"),
             outputs=Path(outputs).expanduser() if outputs else PROJECT_ROOT / "outputs",
+            retry_max_seconds=_seconds(env, "RCAUDIT_RETRY_MAX_SECONDS", 300.0),
             client_secret=_get(env, "RCAUDIT_CLIENT_SECRET"),
             client_cert=_get(env, "RCAUDIT_CLIENT_CERT"),
             client_key=_get(env, "RCAUDIT_CLIENT_KEY"),

@@ -1,12 +1,34 @@
 """One error tree for the whole package.
 
 Every error can carry the request and response that caused it (scim2-client style) so a caller can
-inspect what went wrong; their text never contains a secret or a token.
+inspect what went wrong; their text never contains a secret or a token, and the request they carry has
+its credentials blanked (the `Authorization` header, form fields such as `client_secret` or `assertion`).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
+
+REDACTED = "REDACTED"
+SENSITIVE_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key"})
+# Query/form field names whose values are credentials (or could lead to one).
+SENSITIVE_FIELD = re.compile(r"(secret|token|assertion|password|passphrase|jwt|code|key|signature|sig)$",
+                             re.IGNORECASE)
+
+
+def redacted_request(request: Any) -> Any:
+    """A copy of a `requests.PreparedRequest` without credentials (duck-typed: errors.py imports no HTTP)."""
+    if request is None or not hasattr(request, "copy") or not hasattr(request, "headers"):
+        return request
+    clone = request.copy()
+    for name in list(clone.headers or {}):
+        if name.lower() in SENSITIVE_HEADERS:
+            clone.headers[name] = REDACTED
+    content_type = str((clone.headers or {}).get("Content-Type", ""))
+    if getattr(clone, "body", None) and "json" not in content_type.lower():
+        clone.body = REDACTED  # form bodies carry client secrets and assertions; JSON bodies (PATCH ops) do not
+    return clone
 
 
 class RcauditError(Exception):
@@ -15,7 +37,11 @@ class RcauditError(Exception):
     def __init__(self, message: str, *, request: Any = None, response: Any = None) -> None:
         super().__init__(message)
         self.message = message
-        self.request = request
+        if response is not None and request is None:
+            request = getattr(response, "request", None)
+        self.request = redacted_request(request)
+        if response is not None and hasattr(response, "request"):
+            response.request = self.request
         self.response = response
 
 
@@ -32,7 +58,22 @@ class AuthError(RcauditError):
 
 
 class FetchError(RcauditError):
-    """Reading one of the services failed."""
+    """Reading one of the services failed: `endpoint` (method + path), HTTP `status`, the service's `code`."""
+
+    def __init__(self, message: str, *, request: Any = None, response: Any = None, endpoint: str | None = None,
+                 status: int | None = None, code: str | None = None) -> None:
+        super().__init__(message, request=request, response=response)
+        self.endpoint = endpoint
+        self.status = status if status is not None else getattr(response, "status_code", None)
+        self.code = code
+
+
+class PermissionDenied(FetchError):
+    """A 403: the app registration lacks `permission` (what to grant, e.g. `Synchronization.Read.All`)."""
+
+    def __init__(self, message: str, *, permission: str, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.permission = permission
 
 
 class RateLimited(FetchError):

@@ -1,84 +1,186 @@
-"""Microsoft Graph v1.0 reads: follow `@odata.nextLink` verbatim until it disappears."""
+"""Microsoft Graph v1.0 reads: only what the audit needs, following `@odata.nextLink` verbatim.
+
+Every read names the application permission it needs, so a 403 becomes a `PermissionDenied` that says
+what to grant; the snapshot decides which reads are optional. A 401 drops the cached token, acquires a
+new one and retries once; a second 401 is an `AuthError`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import datetime as dt
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
-from .auth import forget_graph_token, graph_token
+from .auth import GraphAuth
 from .config import Settings
-from .errors import FetchError
+from .errors import AuthError, FetchError, PermissionDenied, RateLimited
+
+# Application permissions per read (the least privileged that works; Directory.Read.All also covers most).
+USERS = "User.Read.All"
+APPS = "Application.Read.All"
+MEMBERS = "GroupMember.Read.All"
+SYNC = "Synchronization.Read.All"
+LOGS = "AuditLog.Read.All and Directory.Read.All"
+MAX_PAGE = 999  # Graph's largest $top
+EXPAND_PAGE = 100  # pages with $expand hold at most 100 objects
+EVENTS_PAGE = 500
 
 USER_SELECT = (
     "id,userPrincipalName,mailNickname,accountEnabled,displayName,givenName,surname,jobTitle,mail,mobilePhone,"
     "businessPhones,department,streetAddress,city,state,postalCode,country,usageLocation,userType,createdDateTime"
 )
+OnPage = Callable[[int], None]
 
 
-def _graph_error(answer: requests.Response) -> str:
+def graph_error(answer: requests.Response) -> tuple[str, str]:
+    """Graph's error `code` and `message` ({"error": {"code", "message"}}), or a short excerpt of the body."""
     try:
         error = answer.json().get("error", {})
-        return f"{error.get('code', '')}: {error.get('message', '')}".strip(": ")
-    except ValueError:
-        return answer.text[:200]
+        return str(error.get("code", "")), str(error.get("message", "")).splitlines()[0] if error.get("message") else ""
+    except (ValueError, AttributeError):
+        return "", answer.text[:200]
+
+
+def _quote(value: str) -> str:
+    """An OData string literal's content: single quotes doubled."""
+    return value.replace("'", "''")
 
 
 class GraphClient:
-    def __init__(self, settings: Settings, session: requests.Session) -> None:
+    def __init__(self, settings: Settings, session: requests.Session, auth: GraphAuth | None = None) -> None:
         self.settings = settings
         self.session = session
-        self.requests_made = 0
+        self.auth = auth or GraphAuth(settings, session)
 
-    def get(self, path_or_url: str, params: dict[str, str] | None = None) -> dict[str, Any]:
-        """One GET; a 401 drops the cached token and retries once with a fresh one."""
-        url = path_or_url if path_or_url.startswith("https://") else f"{self.settings.graph_url}{path_or_url}"
+    def _endpoint(self, url: str) -> str:
+        path = urlsplit(url).path
+        base = urlsplit(self.settings.graph_url).path.rstrip("/")
+        return "GET " + (path[len(base):] if base and path.startswith(base) else path)
+
+    def get(self, path_or_url: str, params: dict[str, str] | None = None, *, permission: str = "") -> dict[str, Any]:
+        """One GET (retries, pacing and counting are the session's); errors say what failed and how to fix it."""
+        absolute = path_or_url.startswith(("https://", "http://"))
+        url = path_or_url if absolute else f"{self.settings.graph_url}{path_or_url}"
+        endpoint = self._endpoint(url)
         for attempt in (1, 2):
-            token = graph_token(self.settings, self.session)
+            token = self.auth.token()
             try:
-                answer = self.session.get(url, params=params, headers={"Authorization": f"Bearer {token}"})
+                answer = self.session.get(url, params=params, headers={"Authorization": f"Bearer {token}"},
+                                          service="graph")  # type: ignore[call-arg]
             except requests.RequestException as exc:
-                raise FetchError(f"Graph GET {url.split('?')[0]} failed: {type(exc).__name__}") from None
-            self.requests_made += 1
+                tries = getattr(exc, "rcaudit_attempts", 1)
+                raise FetchError(f"Graph {endpoint}: no answer ({type(exc).__name__}) after {tries} attempt(s)",
+                                 endpoint=endpoint) from None
             if answer.status_code == 401 and attempt == 1:
-                forget_graph_token(self.settings, self.session)
+                self.auth.forget()
                 continue
             if answer.status_code != 200:
-                raise FetchError(f"Graph GET {url.split('?')[0]}: HTTP {answer.status_code} {_graph_error(answer)}",
-                                 response=answer)
+                raise self._failure(answer, endpoint, permission)
             try:
-                return dict(answer.json())
+                body = answer.json()
             except ValueError:
-                raise FetchError(f"Graph GET {url.split('?')[0]}: the answer is not JSON", response=answer) from None
+                raise FetchError(f"Graph {endpoint}: the answer is not JSON (HTTP 200, {len(answer.content)} bytes)",
+                                 response=answer, endpoint=endpoint) from None
+            if not isinstance(body, dict):
+                raise FetchError(f"Graph {endpoint}: the answer is not a JSON object", response=answer,
+                                 endpoint=endpoint)
+            return body
         raise AssertionError("unreachable")
 
-    def pages(self, path: str, params: dict[str, str] | None = None) -> Iterator[list[dict[str, Any]]]:
-        page = self.get(path, params)
+    def _failure(self, answer: requests.Response, endpoint: str, permission: str) -> Exception:
+        code, message = graph_error(answer)
+        status = answer.status_code
+        detail = f"HTTP {status} {code}: {message}".rstrip(": ")
+        tries = getattr(answer, "rcaudit_attempts", 1)
+        if status == 401:
+            return AuthError(f"Graph {endpoint}: {detail} even with a fresh token — check RCAUDIT_TENANT_ID (the token "
+                             "must come from the tenant that holds the RingCentral app) and RCAUDIT_GRAPH_URL",
+                             response=answer)
+        if status == 403:
+            grant = permission or "the permission this read needs"
+            return PermissionDenied(f"Graph {endpoint}: {detail} — grant the application permission {grant} to the "
+                                    "app registration (admin consent)", permission=grant, response=answer,
+                                    endpoint=endpoint, code=code)
+        if status == 429:
+            return RateLimited(f"Graph {endpoint}: still throttled (HTTP 429) after {tries} attempt(s)",
+                               response=answer, endpoint=endpoint, code=code)
+        suffix = f" after {tries} attempt(s)" if tries > 1 else ""
+        return FetchError(f"Graph {endpoint}: {detail}{suffix}", response=answer, endpoint=endpoint, code=code)
+
+    # --- collections --------------------------------------------------------------------------------
+    def pages(self, path: str, params: dict[str, str] | None = None, *,
+              permission: str = "") -> Iterator[list[dict[str, Any]]]:
+        """Each page's `value`; `@odata.nextLink` is followed exactly as Graph wrote it."""
+        page = self.get(path, params, permission=permission)
         while True:
             yield list(page.get("value", []))
             next_link = page.get("@odata.nextLink")
             if not next_link:
                 return
-            page = self.get(next_link)
+            page = self.get(str(next_link), permission=permission)
 
-    def collect(self, path: str, params: dict[str, str] | None = None) -> list[dict[str, Any]]:
-        return [item for page in self.pages(path, params) for item in page]
+    def collect(self, path: str, params: dict[str, str] | None = None, *, permission: str = "",
+                on_page: OnPage | None = None) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        for page in self.pages(path, params, permission=permission):
+            items.extend(page)
+            if on_page:
+                on_page(len(page))
+        return items
 
-    def users(self, select: str = USER_SELECT) -> list[dict[str, Any]]:
-        return self.collect("/users", {"$select": select, "$top": "999"})
+    # --- the reads the audit makes ------------------------------------------------------------------
+    def users(self, select: str | Sequence[str] = USER_SELECT, *, expand_manager: bool = False,
+              on_page: OnPage | None = None) -> list[dict[str, Any]]:
+        """Every user with `select`; with the manager's id only when it is audited (pages then hold ≤100)."""
+        params = {"$select": select if isinstance(select, str) else ",".join(select),
+                  "$top": str(EXPAND_PAGE if expand_manager else MAX_PAGE)}
+        if expand_manager:
+            params["$expand"] = "manager($select=id)"
+        return self.collect("/users", params, permission=USERS, on_page=on_page)
+
+    def deleted_users(self, select: str | Sequence[str] = USER_SELECT, *,
+                      on_page: OnPage | None = None) -> list[dict[str, Any]]:
+        """Soft-deleted users (the recycle bin) with the same properties plus `deletedDateTime`."""
+        fields = select.split(",") if isinstance(select, str) else list(select)
+        if "deletedDateTime" not in fields:
+            fields.append("deletedDateTime")
+        return self.collect("/directory/deletedItems/microsoft.graph.user",
+                            {"$select": ",".join(fields), "$top": str(MAX_PAGE)}, permission=USERS, on_page=on_page)
 
     def service_principal(self, app_id: str) -> dict[str, Any]:
-        found = self.collect("/servicePrincipals", {"$filter": f"appId eq '{app_id}'"})
+        found = self.collect("/servicePrincipals", {"$filter": f"appId eq '{_quote(app_id)}'"}, permission=APPS)
         if not found:
-            raise FetchError(f"no service principal with appId {app_id} in this tenant (RCAUDIT_APP_ID)")
+            raise FetchError(f"no service principal with appId {app_id} in this tenant: check RCAUDIT_APP_ID (the "
+                             "Application ID of the RingCentral enterprise app)", endpoint="GET /servicePrincipals")
         return found[0]
 
     def app_role_assignments(self, sp_id: str) -> list[dict[str, Any]]:
-        return self.collect(f"/servicePrincipals/{sp_id}/appRoleAssignedTo", {"$top": "999"})
+        return self.collect(f"/servicePrincipals/{sp_id}/appRoleAssignedTo", {"$top": str(MAX_PAGE)}, permission=APPS)
 
     def group_members(self, group_id: str) -> list[dict[str, Any]]:
-        return self.collect(f"/groups/{group_id}/members", {"$select": "id", "$top": "999"})
+        """Direct members: what provisioning scopes on."""
+        return self.collect(f"/groups/{group_id}/members", {"$select": "id", "$top": str(MAX_PAGE)},
+                            permission=MEMBERS)
 
-    def deleted_users(self, select: str = USER_SELECT + ",deletedDateTime") -> list[dict[str, Any]]:
-        return self.collect("/directory/deletedItems/microsoft.graph.user", {"$select": select, "$top": "999"})
+    def group_transitive_members(self, group_id: str) -> list[dict[str, Any]]:
+        """Everyone reachable through nesting: to count users who are only nested (and so not provisioned)."""
+        return self.collect(f"/groups/{group_id}/transitiveMembers", {"$select": "id", "$top": str(MAX_PAGE)},
+                            permission=MEMBERS)
+
+    def synchronization_jobs(self, sp_id: str) -> list[dict[str, Any]]:
+        return self.collect(f"/servicePrincipals/{sp_id}/synchronization/jobs", permission=SYNC)
+
+    def job_schema(self, sp_id: str, job_id: str) -> dict[str, Any]:
+        """The job's synchronizationSchema: the tenant's live attribute mapping."""
+        schema = self.get(f"/servicePrincipals/{sp_id}/synchronization/jobs/{job_id}/schema", permission=SYNC)
+        return {k: v for k, v in schema.items() if k != "@odata.context"}
+
+    def provisioning_events(self, job_id: str, since: dt.datetime, *,
+                            on_page: OnPage | None = None) -> list[dict[str, Any]]:
+        """The job's provisioning log entries since `since` (newest first, as Graph lists them)."""
+        stamp = since.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        params = {"$filter": f"activityDateTime ge {stamp} and jobId eq '{_quote(job_id)}'", "$top": str(EVENTS_PAGE)}
+        return self.collect("/auditLogs/provisioning", params, permission=LOGS, on_page=on_page)

@@ -1,25 +1,93 @@
-"""RingCentral SCIM reads: page with a 1-based `startIndex`, advancing by what actually came back."""
+"""RingCentral SCIM 2.0: discovery, every user, one user, PATCH; both of RingCentral's error shapes.
+
+Paging is 1-based `startIndex`, advancing by what actually came back (users may appear or vanish
+mid-walk), de-duplicated by `id`, with the largest page the server allows (`filter.maxResults`).
+RingCentral's current list schema may leave `phoneNumbers` and `addresses` out of list answers; when
+an audited attribute is missing that way, the users are read one by one (paced by the session).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import requests
 
 from .auth import RingCentralToken
 from .config import Settings
-from .errors import FetchError
+from .errors import AuthError, FetchError, PermissionDenied, RateLimited
+from .http import Retry
+
+PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+LIGHT, HEAVY = "light", "heavy"  # RingCentral's rate groups for reads and writes
+DEFAULT_PAGE = 100
+PROBES = 5  # users read one by one to tell "the list omits X" from "nobody has X"
+OnCount = Callable[[int], None]
 
 
-def _scim_error(answer: requests.Response) -> str:
-    """Both of RingCentral's error shapes: SCIM (`status`, `scimType`, `detail`) and platform (`errorCode`)."""
+# --- errors ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ScimErrorInfo:
+    """An error answer in either shape: SCIM (`status`, `scimType`, `detail`) or platform (`errorCode`,
+    `message`, `errors[]`)."""
+
+    status: int
+    scim_type: str | None = None
+    detail: str | None = None
+    error_code: str | None = None
+    message: str | None = None
+    codes: tuple[str, ...] = ()
+
+    @property
+    def code(self) -> str | None:
+        return self.scim_type or self.error_code
+
+    def __str__(self) -> str:
+        if self.error_code or self.codes:
+            codes = self.error_code or ",".join(self.codes)
+            return f"{codes}: {self.message or ''}".rstrip(": ")
+        return " ".join(p for p in (self.scim_type, self.detail) if p) or f"HTTP {self.status}"
+
+
+def parse_error(answer: requests.Response) -> ScimErrorInfo:
     try:
         body = answer.json()
     except ValueError:
-        return answer.text[:200]
-    if "errorCode" in body:
-        return f"{body['errorCode']}: {body.get('message', '')}"
-    return f"{body.get('scimType', '')} {body.get('detail', '')}".strip()
+        return ScimErrorInfo(answer.status_code, detail=answer.text[:200] or None)
+    if not isinstance(body, dict):
+        return ScimErrorInfo(answer.status_code)
+    errors = [e for e in body.get("errors") or [] if isinstance(e, dict)]
+    codes = tuple(str(e["errorCode"]) for e in errors if e.get("errorCode"))
+    message = body.get("message") or next((e.get("message") for e in errors if e.get("message")), None)
+    status = body.get("status")
+    try:
+        status_code = int(status) if status is not None else answer.status_code
+    except (TypeError, ValueError):
+        status_code = answer.status_code
+    return ScimErrorInfo(
+        status=status_code, scim_type=body.get("scimType"), detail=body.get("detail"),
+        error_code=body.get("errorCode") or (codes[0] if codes else None), message=message, codes=codes,
+    )
+
+
+# --- discovery documents -------------------------------------------------------------------------
+def schema_resources(document: Any) -> list[dict[str, Any]]:
+    """The schema objects of a `/Schemas` answer (a ListResponse, or a bare list from some servers)."""
+    items = document.get("Resources", []) if isinstance(document, dict) else document
+    return [s for s in items or [] if isinstance(s, dict)]
+
+
+# --- the client -----------------------------------------------------------------------------------
+@dataclass
+class ScimUsers:
+    """Every user, and how they had to be read."""
+
+    users: list[dict[str, Any]]
+    list_omits: list[str] = field(default_factory=list)  # audited keys the list answers leave out
+    detail_reads: int = 0  # GET /Users/{id} made to fill them in
+    notes: list[str] = field(default_factory=list)
 
 
 class ScimClient:
@@ -27,37 +95,171 @@ class ScimClient:
         self.settings = settings
         self.session = session
         self.token = token or RingCentralToken(settings, session)
-        self.requests_made = 0
+
+    def request(self, method: str, path: str, *, params: dict[str, Any] | None = None, body: Any = None,
+                rate_group: str = LIGHT, retry: Retry = "all", ok: tuple[int, ...] = (200,)) -> requests.Response:
+        """One call; a 401 renews a JWT-grant token and retries once; anything not in `ok` raises."""
+        url = f"{self.settings.scim_url}{path}"
+        endpoint = f"{method} {path}"
+        headers = {"Accept": "application/scim+json"}
+        if body is not None:
+            headers["Content-Type"] = "application/scim+json"
+        for attempt in (1, 2):
+            headers["Authorization"] = f"Bearer {self.token.get()}"
+            try:
+                answer = self.session.request(  # type: ignore[call-arg]
+                    method, url, params=params, json=body, headers=headers, service="scim", rate_group=rate_group,
+                    rate_key=self.token.rate_key, retry=retry)
+            except requests.RequestException as exc:
+                tries = getattr(exc, "rcaudit_attempts", 1)
+                raise FetchError(f"SCIM {endpoint}: no answer ({type(exc).__name__}) after {tries} attempt(s)",
+                                 endpoint=endpoint) from None
+            if answer.status_code == 401 and attempt == 1 and not self.token.static:
+                self.token.invalidate()
+                continue
+            if answer.status_code not in ok:
+                raise self._failure(answer, endpoint, method)
+            return answer
+        raise AssertionError("unreachable")
+
+    def _failure(self, answer: requests.Response, endpoint: str, method: str) -> Exception:
+        info = parse_error(answer)
+        status = answer.status_code
+        tries = getattr(answer, "rcaudit_attempts", 1)
+        if status == 401:
+            fix = ("issue a new token or use the JWT grant (RCAUDIT_RC_CLIENT_ID, RCAUDIT_RC_CLIENT_SECRET, "
+                   "RCAUDIT_RC_JWT)" if self.token.static else
+                   "a freshly granted token was refused too: check the RingCentral app (RCAUDIT_RC_CLIENT_ID) and "
+                   "RCAUDIT_SCIM_URL")
+            return AuthError(f"RingCentral refused {self.token.kind} on SCIM {endpoint}: HTTP 401 {info} — {fix}",
+                             response=answer)
+        if status == 403:
+            scope = "ReadAccounts" if method == "GET" else "EditAccounts"
+            return PermissionDenied(f"SCIM {endpoint}: HTTP 403 {info} — the RingCentral app needs the {scope} "
+                                    "permission (and an admin user behind the JWT)", permission=scope,
+                                    response=answer, endpoint=endpoint, code=info.code)
+        if status == 429:
+            return RateLimited(f"SCIM {endpoint}: still throttled (HTTP 429 {info}) after {tries} attempt(s)",
+                               response=answer, endpoint=endpoint, code=info.code)
+        suffix = f" after {tries} attempt(s)" if tries > 1 else ""
+        return FetchError(f"SCIM {endpoint}: HTTP {status} {info}{suffix}", response=answer, endpoint=endpoint,
+                          code=info.code)
 
     def get(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
-        url = f"{self.settings.scim_url}{path}"
+        answer = self.request("GET", path, params=params)
         try:
-            answer = self.session.get(url, params=params, headers={
-                "Authorization": f"Bearer {self.token.get()}", "Accept": "application/scim+json"})
-        except requests.RequestException as exc:
-            raise FetchError(f"SCIM GET {path} failed: {type(exc).__name__}") from None
-        self.requests_made += 1
-        if answer.status_code != 200:
-            raise FetchError(f"SCIM GET {path}: HTTP {answer.status_code} {_scim_error(answer)}", response=answer)
-        try:
-            return dict(answer.json())
+            body = answer.json()
         except ValueError:
-            raise FetchError(f"SCIM GET {path}: the answer is not JSON", response=answer) from None
+            raise FetchError(f"SCIM GET {path}: the answer is not JSON (HTTP 200, {len(answer.content)} bytes)",
+                             response=answer, endpoint=f"GET {path}") from None
+        if not isinstance(body, dict):
+            raise FetchError(f"SCIM GET {path}: the answer is not a JSON object", response=answer,
+                             endpoint=f"GET {path}")
+        return body
 
+    # --- discovery ----------------------------------------------------------------------------------
     def service_provider_config(self) -> dict[str, Any]:
         return self.get("/ServiceProviderConfig")
 
-    def users(self, count: int | None = None) -> list[dict[str, Any]]:
-        """Every user once: dedupe by id, stop on an empty page or past `totalResults`."""
-        if count is None:
-            count = int(self.service_provider_config().get("filter", {}).get("maxResults") or 100)
-        seen: dict[str, dict[str, Any]] = {}
+    def schemas(self) -> list[dict[str, Any]]:
+        return schema_resources(self.get("/Schemas"))
+
+    @staticmethod
+    def page_size(config: dict[str, Any]) -> int:
+        """The largest page the server allows (`filter.maxResults`), else SCIM's usual 100."""
+        try:
+            size = int((config.get("filter") or {}).get("maxResults") or DEFAULT_PAGE)
+        except (TypeError, ValueError):
+            size = DEFAULT_PAGE
+        return max(1, size)
+
+    # --- users --------------------------------------------------------------------------------------
+    def pages(self, count: int) -> Iterator[list[dict[str, Any]]]:
+        """Each page of `/Users`, until an empty page or past `totalResults`."""
         start = 1
         while True:
             page = self.get("/Users", {"startIndex": start, "count": count})
-            resources = page.get("Resources", [])
-            for user in resources:
-                seen.setdefault(str(user["id"]), user)
+            resources = [r for r in page.get("Resources") or [] if isinstance(r, dict)]
+            yield resources
             start += len(resources)
-            if not resources or start > int(page.get("totalResults", 0)):
-                return list(seen.values())
+            try:
+                total = int(page.get("totalResults", 0))
+            except (TypeError, ValueError):
+                total = 0
+            if not resources or start > total:
+                return
+
+    def users(self, count: int | None = None, *, on_page: OnCount | None = None) -> list[dict[str, Any]]:
+        """Every user once (first sighting of an id wins)."""
+        if count is None:
+            count = self.page_size(self.service_provider_config())
+        seen: dict[str, dict[str, Any]] = {}
+        for resources in self.pages(count):
+            for user in resources:
+                seen.setdefault(str(user.get("id")), user)
+            if on_page:
+                on_page(len(resources))
+        return list(seen.values())
+
+    def get_user(self, user_id: str) -> dict[str, Any]:
+        return self.get(f"/Users/{quote(str(user_id), safe='')}")
+
+    def patch_user(self, user_id: str, operations: list[dict[str, Any]]) -> dict[str, Any] | None:
+        """PATCH (Heavy group); RingCentral answers 200 with the user, RFC 7644 servers may answer 204 (None).
+
+        Only 429s are retried: a PATCH that may have been applied is not repeated blindly.
+        """
+        body = {"schemas": [PATCH_OP], "Operations": operations}
+        path = f"/Users/{quote(str(user_id), safe='')}"
+        answer = self.request("PATCH", path, body=body, rate_group=HEAVY, retry="throttled", ok=(200, 204))
+        if answer.status_code == 204 or not answer.content:
+            return None
+        try:
+            return dict(answer.json())
+        except (ValueError, TypeError):
+            raise FetchError(f"SCIM PATCH {path}: the answer is not JSON", response=answer,
+                             endpoint=f"PATCH {path}") from None
+
+    def fetch_users(self, audited_keys: Iterable[str], count: int | None = None, *,
+                    on_page: OnCount | None = None,
+                    on_details: Callable[[int], OnCount] | None = None) -> ScimUsers:
+        """Every user, complete for `audited_keys` (top-level keys such as `addresses`).
+
+        A key no listed user carries is either omitted by the list schema or held by nobody: up to
+        `PROBES` users are read one by one to tell; if any of them has it, every user is read that way
+        (`on_details(how many)` gives the callback that counts them).
+        """
+        users = self.users(count, on_page=on_page)
+        absent = [k for k in dict.fromkeys(audited_keys) if not any(k in u for u in users)]
+        result = ScimUsers(users)
+        if not absent or not users:
+            return result
+        details: dict[str, dict[str, Any]] = {}
+        for user in users[:PROBES]:
+            details[str(user["id"])] = self._detail(user, result)
+        omitted = [k for k in absent if any(k in d for d in details.values())]
+        if not omitted:
+            result.detail_reads = len(details)
+            result.notes.append(f"no SCIM user holds {', '.join(absent)} (checked {len(details)} one by one)")
+            return result
+        rest = [u for u in users if str(u["id"]) not in details]
+        tick = on_details(len(rest)) if on_details else None
+        for user in rest:
+            details[str(user["id"])] = self._detail(user, result)
+            if tick:
+                tick(1)
+        result.users = [details.get(str(u["id"]), u) for u in users]
+        result.list_omits, result.detail_reads = omitted, len(details)
+        result.notes.append(f"SCIM list answers omit {', '.join(omitted)}: read {len(details)} users one by one "
+                            "(GET /Users/{id}, paced)")
+        return result
+
+    def _detail(self, user: dict[str, Any], result: ScimUsers) -> dict[str, Any]:
+        """The full user; one deleted since the list was read keeps its list record, with a note."""
+        try:
+            return self.get_user(str(user["id"]))
+        except FetchError as exc:
+            if exc.status != 404:
+                raise
+            result.notes.append(f"SCIM user {user['id']} vanished while being read one by one (404): kept as listed")
+            return user

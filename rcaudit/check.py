@@ -1,0 +1,163 @@
+"""`rcaudit check`: the portal's "Test Connection", for both sides, one line per check.
+
+Every read the audit makes is tried once, smallest page possible, so an admin sees which permission is
+missing before the first scheduled run does. Required checks decide the exit code; optional ones say
+what the audit loses without them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from .auth import GraphAuth, RingCentralToken
+from .config import Settings
+from .errors import AuthError, ConfigError, FetchError, PermissionDenied, RcauditError
+from .graph import APPS, LOGS, MEMBERS, USERS, GraphClient
+from .http import RetryPolicy, make_session
+from .scim import ScimClient
+
+CHECK_RETRY = RetryPolicy(max_total=20.0, max_attempts=3)  # a connection test should answer within seconds
+LOST = {  # what the audit loses without each optional read
+    "transitive group members": "users reachable only through nested groups are not counted",
+    "deleted users": "accounts of soft-deleted users cannot be told apart from orphans",
+    "synchronization job": "the job's status and quarantine are not reported",
+    "synchronization schema": "the live mapping is unknown: the default mapping is audited",
+    "provisioning events": "recent provisioning errors are not shown",
+}
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: str  # ok | missing permission | unreachable | refused | failed | skipped
+    detail: str = ""
+    required: bool = True
+
+    @property
+    def passed(self) -> bool:
+        return self.status in ("ok", "skipped") or not self.required
+
+    def line(self) -> str:
+        kind = "" if self.required or self.status == "ok" else f" (optional: {LOST.get(self.name, 'not needed')})"
+        return f"{self.status:<19} {self.name}{' — ' + self.detail if self.detail else ''}{kind}"
+
+
+def _outcome(name: str, call: Callable[[], str], required: bool) -> Check:
+    """Run one check; the error's class says which kind of failure it was."""
+    try:
+        return Check(name, "ok", call(), required)
+    except PermissionDenied as exc:
+        return Check(name, "missing permission", f"grant {exc.permission}", required)
+    except AuthError as exc:
+        status = "unreachable" if "cannot reach" in exc.message else "refused"
+        return Check(name, status, exc.message, required)
+    except FetchError as exc:
+        return Check(name, "unreachable" if exc.status is None else "failed", exc.message, required)
+    except RcauditError as exc:
+        return Check(name, "failed", exc.message, required)
+
+
+def _readable(first_page: list[dict[str, Any]]) -> str:
+    return "readable" if first_page else "readable (empty)"
+
+
+def run_checks(settings: Settings, *, interactive: bool | None = None, session: requests.Session | None = None,
+               report: Callable[[Check], None] | None = None) -> list[Check]:
+    """Each check in order, each also given to `report` as soon as it is done; a missing setting is a
+    `ConfigError` naming it (never a fallback to the sandbox)."""
+    missing = settings.missing()
+    if missing:
+        raise ConfigError("not configured: set " + "; ".join(missing))
+    assert settings.app_id is not None
+    session = session or make_session(settings.ca_bundle, retry=CHECK_RETRY)
+    checks: list[Check] = []
+
+    def add(result: Check) -> None:
+        checks.append(result)
+        if report:
+            report(result)
+
+    def check(name: str, call: Callable[[], str], required: bool = True) -> bool:
+        add(_outcome(name, call, required))
+        return checks[-1].status == "ok"
+
+    auth = GraphAuth(settings, session, interactive=interactive)
+    graph = GraphClient(settings, session, auth)
+    state: dict[str, Any] = {}
+
+    def one(path: str, permission: str, params: dict[str, str] | None = None) -> list[dict[str, Any]]:
+        return list(graph.get(path, {"$top": "1", **(params or {})}, permission=permission).get("value", []))
+
+    def service_principal() -> str:
+        sp = state["sp"] = graph.service_principal(settings.app_id or "")
+        return f"{sp.get('displayName')} (id {sp['id']})"
+
+    def assignments() -> str:
+        page = graph.get(f"/servicePrincipals/{state['sp']['id']}/appRoleAssignedTo", {"$top": "999"},
+                         permission=APPS)
+        found = page.get("value") or []
+        groups = state["groups"] = sorted({a["principalId"] for a in found if a.get("principalType") == "Group"})
+        more = " (first page)" if page.get("@odata.nextLink") else ""
+        return f"{len(found)} assignments{more}, {len(groups)} to groups"
+
+    def job() -> str:
+        jobs = graph.synchronization_jobs(state["sp"]["id"])
+        if not jobs:
+            return "no provisioning job configured"
+        state["job"] = jobs[0]
+        status = jobs[0].get("status") or {}
+        return f"{jobs[0].get('id')}: {status.get('code')}"
+
+    def graph_token() -> str:
+        auth.token()
+        return f"{auth.kind} for client {settings.client_id}"
+
+    if check("Graph token", graph_token):
+        check("users", lambda: _readable(one("/users", USERS, {"$select": "id"})))
+        if check("service principal", service_principal) and check("app role assignments", assignments):
+            groups = state["groups"]
+            first = groups[0] if groups else None
+            if first:
+                check("group members", lambda: _readable(one(f"/groups/{first}/members", MEMBERS)))
+                check("transitive group members",
+                      lambda: _readable(one(f"/groups/{first}/transitiveMembers", MEMBERS)), False)
+            else:
+                add(Check("group members", "skipped", "no group is assigned"))
+            check("synchronization job", job, False)
+            if "job" in state:
+                job_id = state["job"]["id"]
+                sp_id = state["sp"]["id"]
+                check("synchronization schema",
+                      lambda: f"{len(graph.job_schema(sp_id, job_id).get('synchronizationRules') or [])} rule(s)",
+                      False)
+                since = (dt.datetime.now(dt.UTC) - dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+                events = {"$filter": f"activityDateTime ge {since} and jobId eq '{job_id}'"}
+                check("provisioning events",
+                      lambda: _readable(one("/auditLogs/provisioning", LOGS, events)), False)
+        deleted = "/directory/deletedItems/microsoft.graph.user"
+        check("deleted users", lambda: _readable(one(deleted, USERS)), False)
+    else:
+        add(Check("Graph reads", "skipped", "no Graph token"))
+
+    token_holder: dict[str, RingCentralToken] = {}
+
+    def scim_token() -> str:
+        token = token_holder["token"] = RingCentralToken(settings, session)
+        token.get()
+        return "static token (checked by the next calls)" if token.static else "JWT grant accepted"
+
+    if check("SCIM token", scim_token):
+        scim = ScimClient(settings, session, token_holder["token"])
+        check("ServiceProviderConfig", lambda: f"page size {scim.page_size(scim.service_provider_config())}")
+        if checks[-1].status == "unreachable":
+            add(Check("SCIM reads", "skipped", "RingCentral is unreachable"))
+        else:
+            check("Schemas", lambda: f"{len(scim.schemas())} schema(s)")
+            first_page = {"startIndex": 1, "count": 1}
+            check("users page", lambda: f"{scim.get('/Users', first_page).get('totalResults')} users")
+    return checks
