@@ -1,0 +1,251 @@
+"""What the audit notebook calls: one function per step, so the notebook holds only orchestration.
+
+Connect (environment or sandbox), read or load a snapshot, reconcile, then the tables, banners and
+files an analyst and a scheduler need. Everything that decides something lives in the engine modules;
+this module arranges their results for people.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from . import __version__
+from .config import Settings
+from .errors import ConfigError
+from .findings import COLUMNS, SEVERITY_RANK
+from .masking import mask_findings, pii_key
+from .reconcile import AuditResult
+from .runs import create_run_folder
+from .snapshot import Snapshot
+from .trends import Changes, compare, list_runs, open_findings
+
+SOURCES = ("auto", "environment", "sandbox")
+FAIL_ON = ("none", "low", "medium", "high")
+SUMMARY_VERSION = 1
+
+
+@dataclass
+class Connection:
+    """Where this run reads from, and the banner to show when that is not the real tenant."""
+
+    settings: Settings
+    source: str  # "environment" or "sandbox" (summary.json `source`)
+    banner: str | None = None
+    sandbox: Any = None  # the in-kernel Sandbox when this run started one
+
+    def close(self) -> None:
+        if self.sandbox is not None:
+            self.sandbox.stop()
+            self.sandbox = None
+
+
+def connect(source: str = "auto", *, saved_snapshot: str = "", sandbox_users: int = 2000, sandbox_seed: int = 1,
+            sandbox_tenant: str = "", sandbox_profile: str = "current",
+            sandbox_job_status: str = "Active") -> Connection:
+    """`environment`: the RCAUDIT_* settings, all required; `sandbox`: a sandbox started in this process;
+    `auto`: the environment when configured, else the sandbox (with a banner saying so). Re-auditing a
+    saved snapshot reads nothing, so it needs no connection at all."""
+    if source not in SOURCES:
+        raise ConfigError(f"source={source!r}: expected one of {', '.join(SOURCES)}")
+    settings = Settings.from_env()
+    if saved_snapshot:
+        return Connection(settings, source, f"Re-auditing the saved snapshot {saved_snapshot}: nothing is read.")
+    if os.environ.get("RCAUDIT_SANDBOX") == "1" and source in ("auto", "sandbox") and settings.configured:
+        return Connection(settings, "sandbox", "Reading the sandbox started by `make lab` (no real tenant).")
+    if source == "environment" or (source == "auto" and settings.configured):
+        missing = settings.missing()
+        if missing:
+            raise ConfigError("source='environment' but these settings are missing: " + "; ".join(missing))
+        return Connection(settings, "environment")
+    from .sandbox import Sandbox, generate, load_tenant
+
+    tenant = load_tenant(sandbox_tenant) if sandbox_tenant else generate(
+        users=sandbox_users, seed=sandbox_seed, schema_profile=sandbox_profile, job_status=sandbox_job_status).tenant
+    sandbox = Sandbox(tenant).start()
+    env = sandbox.env()
+    sandbox_settings = Settings.from_env({**os.environ, **env})
+    what = f"tenant file {sandbox_tenant}" if sandbox_tenant else f"a generated {sandbox_users:,}-user company " \
+                                                                   f"(seed {sandbox_seed})"
+    reason = "no RCAUDIT_* settings in the environment" if source == "auto" else "source='sandbox'"
+    return Connection(sandbox_settings, "sandbox", f"Sandbox, not a real tenant ({reason}): {what}.", sandbox)
+
+
+def run_folder(path: str, settings: Settings) -> Path:
+    """The run folder: `path` when given (as papermill's runner passes it), else a new one under outputs."""
+    folder = Path(path).expanduser() if path else None
+    if folder is not None and folder.is_dir():
+        return folder.resolve()
+    return create_run_folder(settings.outputs, folder)
+
+
+def read_snapshot(connection: Connection, folder: Path, saved: str = "",
+                  mapping_overrides: str | None = None) -> Snapshot:
+    """Load a saved run's snapshot (re-audit) or read both services; either way keep it in the run folder."""
+    if saved:
+        snapshot = Snapshot.load(saved)
+    else:
+        from .snapshot import fetch_snapshot
+
+        snapshot = fetch_snapshot(connection.settings, source=connection.source,
+                                  mapping_overrides=mapping_overrides or None)
+    snapshot.save(folder / "snapshot")
+    return snapshot
+
+
+def job_banner(snapshot: Snapshot) -> str | None:
+    """A Paused, NotRun or Quarantine job explains the drift below it: say so first."""
+    job = snapshot.job
+    if not job:
+        return None
+    status = job.get("status") or {}
+    code = status.get("code")
+    if code in (None, "Active"):
+        return None
+    text = f"The provisioning job is **{code}**: Entra is not pushing changes, so the drift below is expected."
+    quarantine = status.get("quarantine") or {}
+    if quarantine:
+        error = (quarantine.get("error") or {}).get("message") or ""
+        text += (f" Quarantine reason: {quarantine.get('reason')}; since {quarantine.get('seriesBegan')}; "
+                 f"next attempt {quarantine.get('nextAttempt')}. {error}")
+    return text
+
+
+def job_summary(snapshot: Snapshot) -> dict[str, Any] | None:
+    """summary.json `job`: status, last successful execution, quarantine (None when unreadable)."""
+    if not snapshot.job:
+        return None
+    status = snapshot.job.get("status") or {}
+    last = status.get("lastSuccessfulExecution") or {}
+    return {"status": status.get("code"), "last_successful_execution": last.get("timeEnded") if last else None,
+            "quarantine": status.get("quarantine")}
+
+
+def scope_table(result: AuditResult) -> pd.DataFrame:
+    explain = {
+        "in_scope": "assigned directly, or a direct member of an assigned group",
+        "live": "in scope, enabled, not deleted: should have an active account",
+        "disabled": "in scope but sign-in blocked: should be inactive",
+        "pending": "assigned or created within the grace window: not judged yet",
+        "nested_only": "only in a group nested inside an assigned group (Entra ignores nesting)",
+        "default_access": "only a Default Access assignment (Entra does not provision it)",
+        "unassigned": "no assignment at all",
+    }
+    return pd.DataFrame([{"bucket": k, "users": v, "meaning": explain.get(k, "")} for k, v in result.scope.items()])
+
+
+def headline(result: AuditResult) -> pd.DataFrame:
+    counted = result.counted
+    table = counted.groupby(["severity", "kind"]).size().reset_index(name="findings")
+    table["rank"] = table["severity"].map(SEVERITY_RANK)
+    return table.sort_values(["rank", "findings"], ascending=[True, False]).drop(columns="rank").reset_index(drop=True)
+
+
+def drilldown(findings: pd.DataFrame, top: int = 50) -> Any:
+    """The worst rows first, raw expected next to actual, as a pandas Styler."""
+    columns = ["severity", "kind", "user_name", "attribute", "expected", "actual", "reason", "scim_id", "entra_id"]
+    rows = findings[~findings["waived"]][columns].head(top)
+    colours = {"high": "background-color: #f5b7b1", "medium": "background-color: #fad7a0",
+               "low": "background-color: #fcf3cf"}
+    return rows.style.hide(axis="index").map(lambda v: colours.get(v, ""), subset=["severity"])
+
+
+def provisioning_failures(snapshot: Snapshot, findings: pd.DataFrame, top: int = 50) -> pd.DataFrame:
+    """Failed provisioning events of users that carry findings: often the reason for the drift."""
+    flagged = set(findings["entra_id"].str.split(";").explode())
+    rows = []
+    for event in snapshot.provisioning_events:
+        status = event.get("provisioningStatusInfo") or {}
+        source_id = (event.get("sourceIdentity") or {}).get("id")
+        if status.get("status") != "failure" or source_id not in flagged:
+            continue
+        error = status.get("errorInformation") or {}
+        rows.append({"when": event.get("activityDateTime"), "action": event.get("provisioningAction"),
+                     "user": (event.get("sourceIdentity") or {}).get("displayName"), "entra_id": source_id,
+                     "error": error.get("errorCode"), "reason": error.get("reason")})
+    return pd.DataFrame(rows, columns=["when", "action", "user", "entra_id", "error", "reason"]).head(top)
+
+
+def previous_changes(outputs: Path, folder: Path, findings: pd.DataFrame) -> tuple[str, Changes] | None:
+    """New / fixed / persisting against the latest earlier run, if there is one."""
+    earlier = [r for r in list_runs(outputs) if r.folder.resolve() != folder.resolve()]
+    if not earlier:
+        return None
+    current = findings[~findings["waived"]].copy()
+    from .findings import finding_key
+
+    current["key"] = finding_key(current)
+    return earlier[-1].run_id, compare(open_findings(earlier[-1]), current)
+
+
+def should_fail(findings: pd.DataFrame, fail_on: str) -> bool:
+    """True when an unwaived finding at or above `fail_on` exists (`none` never fails)."""
+    if fail_on not in FAIL_ON:
+        raise ConfigError(f"fail_on={fail_on!r}: expected one of {', '.join(FAIL_ON)}")
+    if fail_on == "none":
+        return False
+    limit = SEVERITY_RANK[fail_on]
+    counted = findings[~findings["waived"]]
+    return bool((counted["severity"].map(SEVERITY_RANK) <= limit).any())
+
+
+@dataclass
+class RunClock:
+    """Start time and per-phase timings for summary.json."""
+
+    started_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    timings: dict[str, float] = field(default_factory=dict)
+    _mark: float = field(default_factory=time.perf_counter)
+
+    def lap(self, phase: str) -> None:
+        now = time.perf_counter()
+        self.timings[phase] = round(now - self._mark, 3)
+        self._mark = now
+
+
+def write_outputs(folder: Path, result: AuditResult, snapshot: Snapshot, clock: RunClock,
+                  mask_pii: bool = False, settings: Settings | None = None) -> dict[str, Any]:
+    """findings.csv, findings.parquet and summary.json in the run folder; returns the summary."""
+    findings = result.findings
+    if mask_pii:
+        findings = mask_findings(findings, pii_key((settings or Settings.from_env()).pii_key))
+    findings = findings[list(COLUMNS)]
+    findings.to_csv(folder / "findings.csv", index=False)
+    findings.to_parquet(folder / "findings.parquet", index=False)
+    clock.lap("write")
+    summary: dict[str, Any] = {
+        "schema_version": SUMMARY_VERSION,
+        "run_id": folder.name,
+        "started_at": clock.started_at.isoformat(),
+        "finished_at": dt.datetime.now(dt.UTC).isoformat(),
+        "tool_version": __version__,
+        "source": snapshot.source,  # where the data came from (a re-audit keeps its snapshot's source)
+        **result.to_dict(),
+        "job": job_summary(snapshot),
+        "unreadable": list(snapshot.unreadable),
+        "requests": dict(snapshot.requests),
+        "timings": {**snapshot.timings, **clock.timings},
+        "masked": mask_pii,
+    }
+    (folder / "summary.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return summary
+
+
+def user_groups(snapshot: Snapshot, attribute: str = "department") -> pd.Series:
+    """Entra user id -> the value charts group findings by (department unless the notebook says otherwise)."""
+    users = snapshot.users + snapshot.deleted_users
+    return pd.Series({u["id"]: u.get(attribute) or "" for u in users}, dtype="object")
+
+
+def drift_ages(snapshot: Snapshot, findings: pd.DataFrame) -> pd.Series:
+    """Days since each finding's account last changed in RingCentral (unknown for findings without account)."""
+    modified = {a["id"]: (a.get("meta") or {}).get("lastModified") for a in snapshot.scim_users}
+    stamps = pd.to_datetime(findings["scim_id"].map(modified), utc=True, errors="coerce", format="ISO8601")
+    return (pd.Timestamp(snapshot.scim_fetched_at) - stamps).dt.total_seconds() / 86400
