@@ -110,3 +110,16 @@ def trend(history: pd.DataFrame) -> go.Figure:
                   category_orders={"severity": list(SEVERITIES)}, color_discrete_map=SEVERITY_COLORS)
     fig.update_layout(legend_title=None, height=360)
     return fig
+
+
+def changes(steps: pd.DataFrame) -> go.Figure:
+    """New, fixed and persisting findings between consecutive runs (`steps` from trends.changes_over_time)."""
+    title = "Between consecutive runs"
+    if steps.empty:
+        return _empty(title, "fewer than two runs")
+    long = steps.melt(id_vars=["run_id", "started_at"], value_vars=["new", "fixed", "persisting"],
+                      var_name="change", value_name="findings")
+    fig = px.bar(long, x="started_at", y="findings", color="change", barmode="group", title=title,
+                 color_discrete_map={"new": "#c0392b", "fixed": "#27ae60", "persisting": "#95a5a6"})
+    fig.update_layout(legend_title=None, height=360)
+    return fig
