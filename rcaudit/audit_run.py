@@ -8,6 +8,7 @@ Secrets never become parameters: the kernel inherits them from the environment.
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -32,16 +33,30 @@ def typed(value: str) -> Any:
     return {"True": True, "False": False, "None": None, "true": True, "false": False}.get(value, value)
 
 
-def run_notebook(parameters: dict[str, Any], folder: Path, notebook: Path = AUDIT_NOTEBOOK) -> Path | None:
+def _log_cells_to_stderr() -> None:
+    """Schedulers keep stderr: papermill's `log_output` writes each cell's output through its logger."""
+    logger = logging.getLogger("papermill")
+    if not any(getattr(h, "_rcaudit", False) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler._rcaudit = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+
+
+def run_notebook(parameters: dict[str, Any], folder: Path, notebook: Path = AUDIT_NOTEBOOK,
+                 log_cells: bool = False) -> Path | None:
     """Execute `notebook` into `folder/audit.ipynb`; on a failing cell the executed notebook is still written
     (with papermill's error banner) and the error is returned for the caller to report."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
     output = folder / "audit.ipynb"
+    if log_cells:
+        _log_cells_to_stderr()
     try:
         papermill.execute_notebook(str(notebook), str(output), parameters=parameters, kernel_name="python3",
-                                   progress_bar=sys.stderr.isatty(), log_output=True, cwd=str(folder))
+                                   progress_bar=sys.stderr.isatty(), log_output=log_cells, cwd=str(folder))
     except PapermillExecutionError as exc:
         print(f"rcaudit: error: the audit notebook failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue}",
               file=sys.stderr)
@@ -51,7 +66,7 @@ def run_notebook(parameters: dict[str, Any], folder: Path, notebook: Path = AUDI
 
 def audit(*, settings: Settings, source: str, out: str | None = None, snapshot: str | None = None,
           params: dict[str, Any] | None = None, fail_on: str = "high", mask_pii: bool = False,
-          notebook: Path = AUDIT_NOTEBOOK) -> int:
+          notebook: Path = AUDIT_NOTEBOOK, log_cells: bool = False) -> int:
     """One audit run; returns the exit code (0 clean, 1 findings at or above `fail_on`, 2 error)."""
     if fail_on not in FAIL_ON:
         raise ConfigError(f"--fail-on {fail_on}: expected one of {', '.join(FAIL_ON)}")
@@ -63,7 +78,7 @@ def audit(*, settings: Settings, source: str, out: str | None = None, snapshot: 
     parameters: dict[str, Any] = {**(params or {}), "source": source, "run_folder": str(folder),
                                   "snapshot": str(Path(snapshot).resolve()) if snapshot else "",
                                   "mask_pii": mask_pii, "fail_on": fail_on}
-    executed = run_notebook(parameters, folder, notebook)
+    executed = run_notebook(parameters, folder, notebook, log_cells=log_cells)
     report = export_html(executed or folder / "audit.ipynb", folder / "report.html", title="rcaudit report")
     summary_file = folder / "summary.json"
     if executed is None or not summary_file.is_file():

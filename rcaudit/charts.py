@@ -11,8 +11,14 @@ import plotly.express as px
 import plotly.graph_objects as go
 
 from .findings import KINDS, SEVERITIES
+from .mapping import ENTERPRISE
 
 SEVERITY_COLORS = {"high": "#c0392b", "medium": "#e67e22", "low": "#f1c40f"}
+
+
+def short_attribute(path: str) -> str:
+    """A chart label: the enterprise extension's URN shortened (`…:User:department` → `enterprise:department`)."""
+    return "enterprise:" + path.rsplit(":", 1)[-1] if path.startswith(ENTERPRISE) else path
 
 
 def _open(findings: pd.DataFrame) -> pd.DataFrame:
@@ -48,7 +54,7 @@ def mismatches_by_attribute(findings: pd.DataFrame) -> go.Figure:
     rows = rows[rows["kind"] == "attribute_mismatch"]
     if rows.empty:
         return _empty(title, "no attribute mismatches")
-    counts = rows["attribute"].value_counts().sort_values().reset_index()
+    counts = rows["attribute"].map(short_attribute).value_counts().sort_values().reset_index()
     counts.columns = ["attribute", "mismatches"]
     fig = px.bar(counts, x="mismatches", y="attribute", orientation="h", title=title, text="mismatches")
     fig.update_layout(yaxis_title=None, height=120 + 32 * len(counts))
@@ -84,7 +90,7 @@ def worst_users_heatmap(findings: pd.DataFrame, top: int = 30) -> go.Figure:
     worst = rows["user_name"].value_counts().head(top).index.tolist()
     grid = pd.crosstab(rows["user_name"], rows["attribute"]).reindex(worst)
     grid = grid[grid.sum().sort_values(ascending=False).index]
-    fig = go.Figure(go.Heatmap(z=grid.to_numpy(), x=[a.rsplit(":", 1)[-1] for a in grid.columns],
+    fig = go.Figure(go.Heatmap(z=grid.to_numpy(), x=[short_attribute(a) for a in grid.columns],
                                y=grid.index.tolist(), colorscale=[[0, "#f4f6f7"], [1, "#c0392b"]], showscale=False,
                                hovertemplate="%{y}<br>%{x}<extra></extra>", xgap=1, ygap=1))
     fig.update_layout(title=title, height=160 + 22 * len(worst), yaxis={"autorange": "reversed"})

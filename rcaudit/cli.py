@@ -86,7 +86,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
             raise ConfigError(f"-p/-r {reserved}: set it with its own option (--out, --snapshot, --fail-on, "
                               "--mask-pii); the source of `rcaudit audit` is always the environment")
     return audit(settings=Settings.from_env(), source="environment", out=args.out, snapshot=args.snapshot,
-                 params=params, fail_on=args.fail_on, mask_pii=args.mask_pii)
+                 params=params, fail_on=args.fail_on, mask_pii=args.mask_pii, log_cells=True)
 
 
 def cmd_check(args: argparse.Namespace) -> int:

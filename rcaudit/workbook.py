@@ -118,6 +118,17 @@ def job_banner(snapshot: Snapshot) -> str | None:
     return text
 
 
+def job_line(snapshot: Snapshot) -> str:
+    """One Markdown line on the provisioning job for the top of the report."""
+    job = job_summary(snapshot)
+    if job is None:
+        reason = next((u["reason"] for u in snapshot.unreadable if "job" in u["what"].lower()), "not found")
+        return f"**Provisioning job:** could not be read ({reason})."
+    last = job["last_successful_execution"] or "never"
+    quarantine = "in quarantine" if job["quarantine"] else "no quarantine"
+    return f"**Provisioning job:** {job['status']}, last successful run {last}, {quarantine}."
+
+
 def job_summary(snapshot: Snapshot) -> dict[str, Any] | None:
     """summary.json `job`: status, last successful execution, quarantine (None when unreadable)."""
     if not snapshot.job:
@@ -128,7 +139,7 @@ def job_summary(snapshot: Snapshot) -> dict[str, Any] | None:
             "quarantine": status.get("quarantine")}
 
 
-def scope_table(result: AuditResult) -> pd.DataFrame:
+def scope_table(result: AuditResult) -> Any:
     explain = {
         "in_scope": "assigned directly, or a direct member of an assigned group",
         "live": "in scope, enabled, not deleted: should have an active account",
@@ -137,15 +148,18 @@ def scope_table(result: AuditResult) -> pd.DataFrame:
         "nested_only": "only in a group nested inside an assigned group (Entra ignores nesting)",
         "default_access": "only a Default Access assignment (Entra does not provision it)",
         "unassigned": "no assignment at all",
+        "filtered_out": "assigned, but a scoping filter leaves them out",
     }
-    return pd.DataFrame([{"bucket": k, "users": v, "meaning": explain.get(k, "")} for k, v in result.scope.items()])
+    table = pd.DataFrame([{"bucket": k, "users": v, "meaning": explain.get(k, "")} for k, v in result.scope.items()])
+    return table.style.hide(axis="index").set_properties(subset=["meaning"], **{"text-align": "left"})
 
 
-def headline(result: AuditResult) -> pd.DataFrame:
+def headline(result: AuditResult) -> Any:
     counted = result.counted
     table = counted.groupby(["severity", "kind"]).size().reset_index(name="findings")
     table["rank"] = table["severity"].map(SEVERITY_RANK)
-    return table.sort_values(["rank", "findings"], ascending=[True, False]).drop(columns="rank").reset_index(drop=True)
+    table = table.sort_values(["rank", "findings"], ascending=[True, False]).drop(columns="rank")
+    return table.style.hide(axis="index")
 
 
 def drilldown(findings: pd.DataFrame, top: int = 50) -> Any:
