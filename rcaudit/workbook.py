@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,13 +22,14 @@ from . import __version__
 from .config import Settings
 from .errors import ConfigError
 from .findings import COLUMNS, SEVERITY_RANK
-from .masking import mask_findings, pii_key
+from .masking import mask, mask_findings, pii_key
 from .reconcile import AuditResult
 from .runs import create_run_folder
 from .snapshot import Snapshot
 from .trends import Changes, compare, list_runs, open_findings
 
 SOURCES = ("auto", "environment", "sandbox")
+EMAIL = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
 FAIL_ON = ("none", "low", "medium", "high")
 SUMMARY_VERSION = 1
 
@@ -171,8 +173,11 @@ def drilldown(findings: pd.DataFrame, top: int = 50) -> Any:
     return rows.style.hide(axis="index").map(lambda v: colours.get(v, ""), subset=["severity"])
 
 
-def provisioning_failures(snapshot: Snapshot, findings: pd.DataFrame, top: int = 50) -> pd.DataFrame:
-    """Failed provisioning events of users that carry findings: often the reason for the drift."""
+def provisioning_failures(snapshot: Snapshot, findings: pd.DataFrame, top: int = 50,
+                          mask_key: bytes | None = None) -> pd.DataFrame:
+    """Failed provisioning events of users that carry findings: often the reason for the drift.
+
+    With `mask_key` (`--mask-pii`) the user's name and any e-mail address in the reason are masked."""
     flagged = set(findings["entra_id"].str.split(";").explode())
     rows = []
     for event in snapshot.provisioning_events:
@@ -181,9 +186,13 @@ def provisioning_failures(snapshot: Snapshot, findings: pd.DataFrame, top: int =
         if status.get("status") != "failure" or source_id not in flagged:
             continue
         error = status.get("errorInformation") or {}
+        name = str((event.get("sourceIdentity") or {}).get("displayName") or "")
+        reason = str(error.get("reason") or "")
+        if mask_key is not None:
+            name = mask(name, mask_key)
+            reason = EMAIL.sub(lambda m: mask(m.group(0), mask_key), reason)
         rows.append({"when": event.get("activityDateTime"), "action": event.get("provisioningAction"),
-                     "user": (event.get("sourceIdentity") or {}).get("displayName"), "entra_id": source_id,
-                     "error": error.get("errorCode"), "reason": error.get("reason")})
+                     "user": name, "entra_id": source_id, "error": error.get("errorCode"), "reason": reason})
     return pd.DataFrame(rows, columns=["when", "action", "user", "entra_id", "error", "reason"]).head(top)
 
 

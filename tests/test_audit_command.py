@@ -15,6 +15,7 @@ import pytest
 
 from rcaudit.cli import main
 from rcaudit.sandbox import Sandbox, generate
+from rcaudit.snapshot import Snapshot
 
 SECRET = "S3cret-Distinctive-Value-7f3a9c"
 SCIM_TOKEN = "Tok3n-Distinctive-Value-b81e2d"
@@ -86,6 +87,12 @@ def test_masking_hides_names_mails_and_phones_and_keeps_ids(drifted_run: tuple[i
     report = (masked / "report.html").read_text()
     for name in raw["user_name"].head(20):
         assert name not in report and name not in (masked / "summary.json").read_text()
+    snapshot = Snapshot.load(folder)
+    flagged = set(raw["entra_id"])
+    names = {e["sourceIdentity"]["displayName"] for e in snapshot.provisioning_events
+             if e["sourceIdentity"]["id"] in flagged}
+    assert names and not [n for n in names if n in report]  # display names (provisioning log table) too
+    assert "Provisioning failures" in report
 
 
 def test_a_clean_tenant_exits_0(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
