@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from browser import CHROMIUM, NEEDS_CHROMIUM, visit
 
 from rcaudit.cli import main
 from rcaudit.sandbox import Sandbox, generate
@@ -53,6 +54,13 @@ def test_a_drifted_tenant_exits_1_and_writes_the_run_folder(drifted_run: tuple[i
     summary = json.loads((folder / "summary.json").read_text())
     assert summary["source"] == "environment" and summary["findings"]["by_severity"]["high"] > 0
     assert pd.read_parquet(folder / "findings.parquet").shape == pd.read_csv(folder / "findings.csv").shape
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason=NEEDS_CHROMIUM)
+def test_the_audit_report_opens_offline_with_every_chart_drawn(drifted_run: tuple[int, Path]) -> None:
+    seen = visit(drifted_run[1] / "report.html")
+    assert seen.errors == [] and seen.remote == []
+    assert len(seen.charts_drawn) >= 5 and all(seen.charts_drawn)
 
 
 def test_no_file_of_the_run_folder_contains_a_secret(drifted_run: tuple[int, Path]) -> None:

@@ -7,16 +7,14 @@ Chromium only that test is skipped, with the command that installs it.
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import nbformat
 import papermill
 import pytest
+from browser import CHROMIUM, NEEDS_CHROMIUM, visit
 
 from rcaudit.report import export_html
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @pytest.fixture(scope="module")
@@ -48,24 +46,8 @@ def test_report_pulls_no_script_from_the_network(report: Path) -> None:
     assert "px.bar(" not in html  # code cells are not in the report
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium: apt-get install -y chromium (as root; .ci/run does it)")
+@pytest.mark.skipif(CHROMIUM is None, reason=NEEDS_CHROMIUM)
 def test_report_renders_every_chart_with_zero_network_requests(report: Path) -> None:
-    from playwright.sync_api import sync_playwright
-
-    requests: list[str] = []
-    errors: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--no-first-run", "--disable-sync"])
-        page = browser.new_page()
-        page.on("request", lambda r: requests.append(r.url))
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(report.resolve().as_uri(), wait_until="load")
-        page.wait_for_selector(".plotly-graph-div .main-svg", timeout=10_000)
-        drawn = page.locator(".plotly-graph-div").evaluate_all(
-            "divs => divs.map(d => d.querySelectorAll('.main-svg').length > 0)")
-        browser.close()
-    assert errors == []
-    assert [u for u in requests if not u.startswith(("file:", "data:"))] == []
-    assert drawn == [True, True]
+    seen = visit(report)
+    assert seen.errors == [] and seen.remote == []
+    assert seen.charts_drawn == [True, True]
