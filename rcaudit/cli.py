@@ -98,6 +98,68 @@ def cmd_check(args: argparse.Namespace) -> int:
     return EXIT_ERROR if failed else EXIT_OK
 
 
+def _show_plan(plan: Any) -> None:
+    print(plan.render())
+    review = plan.review()
+    if review.empty:
+        print("nothing to fix by PATCH")
+    else:
+        print(review.drop(columns=["op_id"]).to_string(index=False, max_rows=200))
+    not_fixable = plan.not_fixable_table()
+    if not not_fixable.empty:
+        print(f"\nnot fixable by PATCH ({len(not_fixable)}):")
+        print(not_fixable[["kind", "user_name", "attribute", "action"]].to_string(index=False, max_rows=50))
+
+
+def _run_plan(plan: Any, args: argparse.Namespace, settings: Settings) -> int:
+    """Dry run (default) or apply a plan; print the plan, the journal and the outcome."""
+    from .apply import Guards, apply_plan, can_connect, scim_client
+
+    _show_plan(plan)
+    guards = Guards(max_changes=args.max_changes, allow_deactivate=args.allow_deactivate,
+                    max_age_hours=args.max_age_hours)
+    client = scim_client(settings) if args.apply or can_connect(settings) else None
+    result = apply_plan(plan, client, apply=args.apply, guards=guards, settings=settings)
+    table = result.table()
+    if not table.empty:
+        print()
+        print(table[["user", "attribute", "status", "before", "after", "http_status", "error"]]
+              .to_string(index=False, max_rows=200))
+    print(result.render())
+    return int(result.exit_code)
+
+
+def cmd_fix(args: argparse.Namespace) -> int:
+    """Plan fixes for an audit run; dry-run them, or apply them with --apply."""
+    from .plan import Filters, latest_run, plan_for_run
+
+    settings = Settings.from_env()
+    run = latest_run(settings.outputs) if args.run == "latest" else Path(args.run)
+    if run is None:
+        raise ConfigError(f"--run latest: no audit run with a snapshot under {settings.outputs}")
+    filters = Filters.parse(args.kinds or "", args.attributes or "", args.severity or "", args.users or "",
+                            args.include_orphans)
+    plan = plan_for_run(run, filters, boolean_strings=args.boolean_strings)
+    return _run_plan(plan, args, settings)
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    """Undo every applied operation of a journal (dry run unless --apply)."""
+    from .plan import plan_rollback
+
+    return _run_plan(plan_rollback(args.journal), args, Settings.from_env())
+
+
+def _apply_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--apply", action="store_true", help="write to RingCentral (default: a dry run)")
+    parser.add_argument("--max-changes", type=int, default=25, metavar="N",
+                        help="refuse to apply more than N operations (default 25)")
+    parser.add_argument("--allow-deactivate", action="store_true",
+                        help="allow deactivations (never more than 5%% of the active accounts)")
+    parser.add_argument("--max-age-hours", type=float, default=24.0, metavar="H",
+                        help="refuse values read more than H hours ago (default 24)")
+
+
 def _tenant_options(parser: argparse.ArgumentParser) -> None:
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--tenant", help="serve this tenant file")
@@ -146,6 +208,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check", help="test both connections and each permission, one line per check")
     check.set_defaults(func=cmd_check)
+
+    fix = commands.add_parser("fix", help="plan (and with --apply, apply) SCIM PATCH fixes for an audit run")
+    fix.add_argument("--run", required=True, metavar="DIR",
+                     help="the audit run folder (its snapshot/ gives the values), or `latest`")
+    fix.add_argument("--kinds", metavar="K,...", help="only these finding kinds")
+    fix.add_argument("--attributes", metavar="A,...", help="only these attribute paths (`active` for lifecycle fixes)")
+    fix.add_argument("--severity", choices=("low", "medium", "high"), help="only findings at or above this severity")
+    fix.add_argument("--users", metavar="ID,...", help="only these users: Entra ids, RingCentral ids or user names")
+    fix.add_argument("--include-orphans", action="store_true",
+                     help="also deactivate active accounts no Entra user matches")
+    fix.add_argument("--boolean-strings", action="store_true",
+                     help="send active as Entra's string form (True/False) instead of a JSON boolean")
+    _apply_options(fix)
+    fix.set_defaults(func=cmd_fix)
+
+    rollback = commands.add_parser("rollback", help="undo every applied operation of a fix-up journal")
+    rollback.add_argument("--journal", required=True, metavar="FILE", help="a fixes/<fix_id>/journal.jsonl")
+    _apply_options(rollback)
+    rollback.set_defaults(func=cmd_rollback)
     return parser
 
 

@@ -1,0 +1,125 @@
+"""Test support for fix-ups: a small tenant with one planted case per kind of fix, and audit run folders.
+
+| user | drift | fix |
+|---|---|---|
+| alice.adams | RingCentral title `Old Title` | replace title |
+| bob.berg | no mobile item in RingCentral; Entra `070-123 45 67` (usageLocation SE) | add phoneNumbers item, E.164 |
+| carol.clark | title and mobile cleared in Entra | remove title, remove the mobile item |
+| dave.dunn | no region in RingCentral's work address; department `Sales` | add region, replace department |
+| erin.evans | no address at all in RingCentral | add the work address, then its other parts |
+| ivan.ives | country `Germany` in RingCentral, `US` in Entra | replace country (RingCentral answers `United States`) |
+| frank.fox | disabled in Entra, active account | replace active false (a deactivation) |
+| gina.gold | live, inactive account created long ago | replace active true |
+| olga (account only) | an active account nobody in Entra matches | deactivate, only with include_orphans |
+| hank.hill | live, no account | not fixable: provision on demand |
+| kim.kerr | two accounts (userName, and externalId) | not fixable: ambiguous |
+| 40 others | none | none |
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+from snapshots import entra_user, rc_account, small_tenant
+
+from rcaudit.config import Settings
+from rcaudit.http import RetryPolicy
+from rcaudit.reconcile import reconcile
+from rcaudit.snapshot import Snapshot, fetch_snapshot
+
+FAST = RetryPolicy(max_total=1.0, max_attempts=6, backoff=0.01, max_backoff=0.05)
+FILLERS = 40
+PLANTED_OPS = 15  # with include_orphans
+PLANTED_ACCOUNTS = 9
+
+
+def fixup_tenant() -> dict[str, Any]:
+    users, accounts = [], []
+    ids = iter(range(1001, 2000))
+
+    def person(name: str, account: bool = True, **props: Any) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        user = entra_user(name, **props)
+        users.append(user)
+        acct = rc_account(user, str(next(ids))) if account else None
+        if acct is not None:
+            accounts.append(acct)
+        return user, acct
+
+    _, alice = person("alice.adams")
+    assert alice is not None
+    alice["title"] = "Old Title"
+    _, bob = person("bob.berg", mobilePhone="070-123 45 67", usageLocation="SE")
+    assert bob is not None
+    bob["phoneNumbers"] = [p for p in bob["phoneNumbers"] if p["type"] != "mobile"]
+    carol, carol_acct = person("carol.clark")
+    assert carol_acct is not None
+    carol["jobTitle"], carol["mobilePhone"] = None, None  # cleared in Entra after provisioning
+    _, dave = person("dave.dunn")
+    assert dave is not None
+    del dave["addresses"][0]["region"]
+    dave["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["department"] = "Sales"
+    _, erin = person("erin.evans")
+    assert erin is not None
+    del erin["addresses"]
+    _, ivan = person("ivan.ives")
+    assert ivan is not None
+    ivan["addresses"][0]["country"] = "Germany"
+    person("frank.fox", accountEnabled=False)
+    _, gina = person("gina.gold")
+    assert gina is not None
+    gina["active"] = False
+    person("hank.hill", account=False)
+    kim, _ = person("kim.kerr")
+    accounts.append(rc_account(kim, str(next(ids)), userName="kim.k2@contoso.example"))
+    olga = entra_user("olga.orphan")
+    accounts.append(rc_account(olga, str(next(ids)), externalId="olga-old"))
+    for i in range(FILLERS):
+        person(f"filler.person{i:02}")
+    for account in accounts:  # RingCentral holds country names (it answers `US` with `United States`)
+        for address in account.get("addresses") or []:
+            if address.get("country") == "US":
+                address["country"] = "United States"
+    tenant = small_tenant(users, accounts)
+    tenant["sandbox"]["limits"] = {"light": 10_000, "heavy": 10_000, "auth": 10_000, "window": 1}
+    return tenant
+
+
+def by_name(snapshot_or_accounts: Any, local_part: str) -> dict[str, Any]:
+    """The account whose userName starts with `local_part`."""
+    accounts = getattr(snapshot_or_accounts, "scim_users", snapshot_or_accounts)
+    return next(a for a in accounts if str(a.get("userName", "")).startswith(local_part + "@"))
+
+
+def fetch(settings: Settings) -> Snapshot:
+    return fetch_snapshot(settings, source="sandbox", progress=False, interactive=False, retry=FAST)
+
+
+def write_run(snapshot: Snapshot, folder: Path, **options: Any) -> Path:
+    """A run folder as the audit writes it (snapshot/, findings.csv, summary.json), without papermill."""
+    from rcaudit.reconcile import AuditOptions
+
+    folder.mkdir(parents=True, exist_ok=True)
+    snapshot.save(folder / "snapshot")
+    result = reconcile(snapshot, None, AuditOptions(**options))
+    result.findings.to_csv(folder / "findings.csv", index=False)
+    summary = {"schema_version": 1, "run_id": folder.name, "started_at": dt.datetime.now(dt.UTC).isoformat(),
+               "source": snapshot.source, "masked": False, **result.to_dict()}
+    (folder / "summary.json").write_text(json.dumps(summary, default=str), encoding="utf-8")
+    return folder
+
+
+def comparable(accounts: list[dict[str, Any]]) -> dict[str, Any]:
+    """Accounts by id without meta, multi-valued lists sorted by type, for before/after comparisons."""
+    out = {}
+    for account in accounts:
+        a = copy.deepcopy(account)
+        a.pop("meta", None)
+        for key in ("phoneNumbers", "addresses", "emails"):
+            if isinstance(a.get(key), list):
+                a[key] = sorted(a[key], key=lambda item: json.dumps(item, sort_keys=True))
+        out[str(a["id"])] = a
+    return out
