@@ -18,11 +18,11 @@ demo: $(STAMP)
 	$(BIN)/rcaudit demo
 
 test: $(STAMP)
-	$(BIN)/ruff check --output-format concise rcaudit tests benchmarks
+	$(BIN)/ruff check --output-format concise rcaudit tests benchmarks conftest.py
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check --output-format concise rcaudit tests benchmarks
+	$(BIN)/ruff check --output-format concise rcaudit tests benchmarks conftest.py
 	$(BIN)/ruff format --check rcaudit tests benchmarks
 
 bench: $(STAMP)

@@ -22,8 +22,9 @@ from . import __version__
 from .config import Settings
 from .errors import ConfigError
 from .findings import COLUMNS, SEVERITY_RANK
+from .mapping import effective_mapping
 from .masking import mask, mask_findings, pii_key
-from .reconcile import AuditResult
+from .reconcile import AuditOptions, AuditResult, reconcile
 from .runs import create_run_folder
 from .snapshot import Snapshot
 from .trends import Changes, compare, list_runs, open_findings
@@ -100,6 +101,12 @@ def read_snapshot(connection: Connection, folder: Path, saved: str = "",
                                   mapping_overrides=mapping_overrides or None)
     snapshot.save(folder / "snapshot")
     return snapshot
+
+
+def audit(snapshot: Snapshot, options: AuditOptions, mapping_file: str = "") -> AuditResult:
+    """Reconcile with the live mapping (or the default table), changed by the YAML `mapping_file` when given."""
+    mapping = effective_mapping(snapshot.schema, mapping_file)[0] if mapping_file else None
+    return reconcile(snapshot, mapping=mapping, options=options)
 
 
 def job_banner(snapshot: Snapshot) -> str | None:

@@ -2,25 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterator
 
 import pytest
 import requests
 
 from rcaudit.sandbox import Sandbox, builtin_tenant
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    """Tests never reach a real tenant and never write into the project's outputs/.
-
-    RCAUDIT_* settings a developer has exported are dropped (the notebooks' `source="auto"` would use
-    them), and run folders go to a temporary outputs root, notebooks run by nbval included.
-    """
-    for name in [n for n in os.environ if n.startswith("RCAUDIT_")]:
-        del os.environ[name]
-    os.environ["RCAUDIT_OUTPUTS"] = tempfile.mkdtemp(prefix="rcaudit-test-outputs-")
 
 
 @pytest.fixture

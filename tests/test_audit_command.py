@@ -79,6 +79,19 @@ def test_re_auditing_the_saved_snapshot_gives_the_identical_findings(drifted_run
     assert (again / "findings.csv").read_bytes() == (folder / "findings.csv").read_bytes()
 
 
+def test_a_mapping_file_changes_what_is_audited(drifted_run: tuple[int, Path], tmp_path: Path) -> None:
+    _, folder = drifted_run
+    overrides = tmp_path / "mapping.yaml"
+    overrides.write_text("attributes:\n  title: null\n")
+    before = pd.read_csv(folder / "findings.csv", dtype=str, keep_default_na=False)
+    assert (before["attribute"] == "title").any()
+    out = tmp_path / "no-title"
+    assert main(["audit", "--snapshot", str(folder), "--out", str(out), "-r", "mapping_file", str(overrides)]) == 1
+    after = pd.read_csv(out / "findings.csv", dtype=str, keep_default_na=False)
+    assert not (after["attribute"] == "title").any()
+    assert len(after) == len(before) - (before["attribute"] == "title").sum()
+
+
 def test_masking_hides_names_mails_and_phones_and_keeps_ids(drifted_run: tuple[int, Path], tmp_path: Path,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     _, folder = drifted_run

@@ -1,0 +1,19 @@
+"""Project-wide pytest set-up, loaded for tests/ and for the notebooks nbval runs."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+import pytest
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Tests never reach a real tenant and never write into the project's outputs/.
+
+    RCAUDIT_* settings a developer has exported are dropped (the notebooks' `source="auto"` would use
+    them), and run folders go to a temporary outputs root, notebooks run by nbval included.
+    """
+    for name in [n for n in os.environ if n.startswith("RCAUDIT_")]:
+        del os.environ[name]
+    os.environ["RCAUDIT_OUTPUTS"] = tempfile.mkdtemp(prefix="rcaudit-test-outputs-")
