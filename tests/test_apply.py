@@ -398,7 +398,8 @@ def test_nothing_is_sent_inside_a_penalty_window(shop: Shop) -> None:
     client = scim_client(shop.settings, RetryPolicy(max_total=5.0, backoff=0.01, max_backoff=0.05))
     shop.sandbox.state.configure_limits(light=100, heavy=2, window=1.2)
     with requests.Session() as http:
-        http.trust_env, http.verify = False, shop.sandbox.ca_file
+        http.trust_env = False
+        http.verify = shop.sandbox.ca_file
         for _ in range(2):
             http.patch(f"{shop.sandbox.scim_url}/Users/{shop.account('filler.person00')['id']}",
                        headers={"Authorization": f"Bearer {shop.settings.scim_token}"},

@@ -275,7 +275,8 @@ def test_a_window_someone_else_exhausted_costs_exactly_one_429(sandbox: Sandbox)
     sandbox.state.configure_limits(light=3, window=0.3)
     token = sandbox.state.settings["scimToken"]
     with requests.Session() as other:  # another tool of the same app spends the window first
-        other.trust_env, other.verify = False, str(sandbox.ca_file)
+        other.trust_env = False
+        other.verify = str(sandbox.ca_file)
         for _ in range(3):
             assert other.get(f"{sandbox.scim_url}/Schemas", headers={"Authorization": f"Bearer {token}"}).ok
     assert len(scim.users()) == len(sandbox.state.scim_users)
