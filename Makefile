@@ -23,7 +23,6 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check --output-format concise rcaudit tests benchmarks conftest.py
-	$(BIN)/ruff format --check rcaudit tests benchmarks
 
 bench: $(STAMP)
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
