@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .cli import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK
 from .config import PROJECT_ROOT, Settings
 from .errors import ConfigError
 from .report import export_html
@@ -20,7 +21,6 @@ from .runs import create_run_folder
 from .workbook import FAIL_ON
 
 AUDIT_NOTEBOOK = PROJECT_ROOT / "notebooks" / "audit.ipynb"
-EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
 
 def typed(value: str) -> Any:

@@ -20,6 +20,18 @@ KINDS: tuple[str, ...] = (
 )
 SEVERITIES: tuple[str, ...] = ("high", "medium", "low")
 SEVERITY_RANK: dict[str, int] = {s: i for i, s in enumerate(SEVERITIES)}
+# DESIGN.md "Severity": per kind; an attribute_mismatch is medium on the join keys, low elsewhere.
+KIND_SEVERITY: dict[str, str] = {
+    "should_be_inactive": "high", "orphan_in_target": "high", "missing_in_target": "medium",
+    "should_be_active": "medium", "ambiguous_match": "medium", "attribute_mismatch": "low",
+}
+KEY_ATTRIBUTES = frozenset({"userName", "externalId"})
+
+
+def severity(kind: str, attribute: str = "") -> str:
+    if kind == "attribute_mismatch" and attribute in KEY_ATTRIBUTES:
+        return "medium"
+    return KIND_SEVERITY[kind]
 
 
 def empty() -> pd.DataFrame:

@@ -25,8 +25,9 @@ import pyarrow.compute as pc
 
 from .errors import MappingError
 from .expressions import CompiledExpression, compile_expression
-from .findings import COLUMNS, KINDS, SEVERITIES, SEVERITY_RANK
+from .findings import COLUMNS, KEY_ATTRIBUTES, KINDS, SEVERITIES, SEVERITY_RANK, severity
 from .mapping import (
+    COMPUTED_SOURCES,
     ENTERPRISE,
     AttributeMapping,
     declared_by,
@@ -50,12 +51,7 @@ from .waivers import Waiver, apply_waivers, load_waivers
 
 USERNAME, EXTERNAL_ID, ACTIVE = "userName", "externalId", "active"
 MANAGER = f"{ENTERPRISE}:manager"
-COMPUTED = frozenset({"IsSoftDeleted", "appRoleAssignments", "AppRoleAssignments", "manager"})
-SEVERITY: dict[str, str] = {
-    "should_be_inactive": "high", "orphan_in_target": "high", "missing_in_target": "medium",
-    "should_be_active": "medium", "ambiguous_match": "medium",
-}
-KEY_ATTRIBUTES = frozenset({USERNAME, EXTERNAL_ID})
+COMPUTED = COMPUTED_SOURCES | {"manager"}  # manager: resolved from the join, not read from a property
 
 
 @dataclass(frozen=True)
@@ -126,7 +122,7 @@ class AuditResult:
         return {
             "total": len(counted),
             "by_kind": {kind: by_kind.get(kind, 0) for kind in KINDS},
-            "by_severity": {severity: by_severity.get(severity, 0) for severity in SEVERITIES},
+            "by_severity": {level: by_severity.get(level, 0) for level in SEVERITIES},
             "by_attribute": dict(sorted(by_attribute.items())),
             "waived": int(self.findings["waived"].sum()),
         }
@@ -385,6 +381,8 @@ class _Rows:
         self.columns: dict[str, list[Any]] = {c: [] for c in COLUMNS}
 
     def add(self, **row: Any) -> None:
+        """One row; its severity follows from its kind (DESIGN.md "Severity")."""
+        row.setdefault("severity", severity(row["kind"], row.get("attribute", "")))
         for column in COLUMNS:
             self.columns[column].append(row.get(column, False if column == "waived" else ""))
 
@@ -399,12 +397,6 @@ class _Rows:
         frame = pd.DataFrame({c: pd.array(self.columns[c], dtype="str") for c in COLUMNS if c != "waived"})
         frame["waived"] = np.asarray(self.columns["waived"], dtype=bool)
         return frame[list(COLUMNS)]
-
-
-def _severity(kind: str, attribute: str) -> str:
-    if kind == "attribute_mismatch":
-        return "medium" if attribute in KEY_ATTRIBUTES else "low"
-    return SEVERITY[kind]
 
 
 def _sorted(findings: pd.DataFrame) -> pd.DataFrame:
@@ -542,16 +534,16 @@ def _lifecycle_rows(rows: _Rows, entra: _Entra, rc: _RingCentral, join: _Join) -
         ids = sorted({entra.ids[u] for u in group["u"]})
         hits = int(join.account_hits[a])
         crowded = max(int(join.user_hits[u]) for u in group["u"])
-        rows.add(kind="ambiguous_match", severity="medium", entra_id=";".join(ids), scim_id=rc.ids[a],
+        rows.add(kind="ambiguous_match", entra_id=";".join(ids), scim_id=rc.ids[a],
                  user_name=entra.upns[group["u"].iloc[0]] if len(ids) == 1 else rc.names[a],
                  match_key=";".join(sorted(set(group["match_key"]))),
                  reason=(f"the account matches {hits} Entra users" if hits > 1
                          else f"the Entra user is paired with {crowded} accounts"))
     for u in np.flatnonzero(live & (join.user_hits == 0) & ~scope.pending):
-        rows.add(kind="missing_in_target", severity="medium", entra_id=entra.ids[u], user_name=entra.upns[u],
+        rows.add(kind="missing_in_target", entra_id=entra.ids[u], user_name=entra.upns[u],
                  reason="live in Entra and in scope, no RingCentral account")
     for a in np.flatnonzero((join.account_hits == 0) & rc.active):
-        rows.add(kind="orphan_in_target", severity="high", scim_id=rc.ids[a], user_name=rc.names[a],
+        rows.add(kind="orphan_in_target", scim_id=rc.ids[a], user_name=rc.names[a],
                  reason="active RingCentral account that matches no Entra user"
                         + ("" if rc.actual[EXTERNAL_ID][a] else " (no externalId)"))
     paired = np.flatnonzero(join.account_user >= 0)
@@ -560,11 +552,11 @@ def _lifecycle_rows(rows: _Rows, entra: _Entra, rc: _RingCentral, join: _Join) -
     for a, u in zip(paired[leaving].tolist(), paired_users[leaving].tolist(), strict=True):
         why = _out_of_scope_reason(str(scope.bucket[u]), bool(entra.deleted[u]), bool(entra.enabled[u]),
                                    bool(scope.filtered_out[u]))
-        rows.add(kind="should_be_inactive", severity="high", entra_id=entra.ids[u], scim_id=rc.ids[a],
+        rows.add(kind="should_be_inactive", entra_id=entra.ids[u], scim_id=rc.ids[a],
                  user_name=entra.upns[u], match_key=join.match_key[a], reason=f"active account, but {why}")
     waiting = ~rc.active[paired] & live[paired_users] & ~rc.young[paired]  # a young one is pending activation
     for a, u in zip(paired[waiting].tolist(), paired_users[waiting].tolist(), strict=True):
-        rows.add(kind="should_be_active", severity="medium", entra_id=entra.ids[u], scim_id=rc.ids[a],
+        rows.add(kind="should_be_active", entra_id=entra.ids[u], scim_id=rc.ids[a],
                  user_name=entra.upns[u], match_key=join.match_key[a],
                  reason="inactive account of a live Entra user, created before the grace window")
 
@@ -588,7 +580,7 @@ def _attribute_rows(rows: _Rows, entra: _Entra, rc: _RingCentral, join: _Join, a
             continue
         a, u, size = accounts[differ], users[differ], len(differ)
         rows.extend(
-            kind=["attribute_mismatch"] * size, severity=[_severity("attribute_mismatch", target)] * size,
+            kind=["attribute_mismatch"] * size, severity=[severity("attribute_mismatch", target)] * size,
             entra_id=entra.ids[u].tolist(), scim_id=rc.ids[a].tolist(), user_name=entra.upns[u].tolist(),
             attribute=[target] * size, expected=[raw(v) for v in expected[differ]],
             actual=[raw(v) for v in actual[differ]], expected_normalized=[raw(v) for v in expected_n],

@@ -21,7 +21,7 @@ import pandas as pd
 from . import __version__
 from .config import Settings
 from .errors import ConfigError
-from .findings import COLUMNS, SEVERITY_RANK
+from .findings import COLUMNS, SEVERITY_RANK, finding_key
 from .mapping import effective_mapping
 from .masking import mask, mask_findings, pii_key
 from .reconcile import AuditOptions, AuditResult, reconcile
@@ -209,8 +209,6 @@ def previous_changes(outputs: Path, folder: Path, findings: pd.DataFrame) -> tup
     if not earlier:
         return None
     current = findings[~findings["waived"]].copy()
-    from .findings import finding_key
-
     current["key"] = finding_key(current)
     return earlier[-1].run_id, compare(open_findings(earlier[-1]), current)
 

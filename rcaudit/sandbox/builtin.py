@@ -11,9 +11,10 @@ import copy
 import uuid
 from typing import Any
 
+from ..scope import DEFAULT_ACCESS_ROLE
+
 _NS = uuid.UUID("6f1d2c0e-8a51-4f43-9a3e-5b7f1c2d9e10")
 DOMAIN = "contoso.example"
-DEFAULT_ACCESS_ROLE = "00000000-0000-0000-0000-000000000000"
 CREATED = "2025-03-02T09:15:00Z"
 SCIM_CREATED = "2025-03-02T09:55:12.431Z"
 

@@ -17,13 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..mapping import CORE_USER as CORE
 from ..mapping import ENTERPRISE
+from ..scope import DEFAULT_ACCESS_ROLE
 from .people import COUNTRIES, COUNTRY_WEIGHTS, DEPARTMENT_WEIGHTS, DEPARTMENTS, Country, Office, ascii_local_part
 from .sync_schema import default_job_id, default_sync_schema
 
 GRACE = dt.timedelta(minutes=40)
-DEFAULT_ACCESS_ROLE = "00000000-0000-0000-0000-000000000000"
-CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
+
 JOB_STATUSES = ("Active", "Paused", "Quarantine")
 
 # DESIGN.md attribute paths

@@ -12,8 +12,9 @@ import copy
 from functools import lru_cache
 from typing import Any
 
-CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
-ENTERPRISE_USER = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+from ..mapping import CORE_USER, ENTERPRISE
+
+ENTERPRISE_USER = ENTERPRISE
 USER_SCHEMAS = (CORE_USER, ENTERPRISE_USER)
 LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
