@@ -16,9 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import MappingError
-
-ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-ACTIVE_EXPRESSION = 'Switch([IsSoftDeleted], , "False", "True", "True", "False")'
+from .vocabulary import ACTIVE_EXPRESSION, CORE_USER, ENTERPRISE
 
 # Provisioning-engine source names that Graph v1.0 spells differently.
 PROVISIONING_TO_GRAPH: dict[str, str] = {
@@ -177,7 +175,6 @@ def mapping_from_schema(schema: dict[str, Any]) -> tuple[AttributeMapping, ...]:
 
 # --- target attribute paths (`emails[type eq "work"].value`, `urn:…:User:department`) ---------------------------
 
-CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 _TARGET = re.compile(r"""^(?P<attribute>[A-Za-z_$][\w$-]*)
                          (?:\[\s*(?P<filter_attribute>[\w$]+)\s+eq\s+(?P<quote>"?)(?P<filter_value>[^"\]]*)(?P=quote)\s*\])?
                          (?:\.(?P<sub>[\w$]+))?$""", re.VERBOSE)

@@ -24,8 +24,8 @@ import pyarrow.compute as pc
 
 from .errors import MappingError
 from .mapping import COMPUTED_SOURCES, graph_property
+from .vocabulary import DEFAULT_ACCESS_ROLE
 
-DEFAULT_ACCESS_ROLE = "00000000-0000-0000-0000-000000000000"
 SCOPE_MODES = ("assigned", "all")
 BUCKETS = ("in_scope", "default_access", "nested_only", "unassigned")
 USER_TYPE = "#microsoft.graph.user"

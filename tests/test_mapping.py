@@ -70,3 +70,13 @@ def test_a_schema_without_a_user_mapping_is_refused() -> None:
     with pytest.raises(MappingError, match="no enabled User"):
         mapping_from_schema({"synchronizationRules": [{"objectMappings": [
             {"sourceObjectName": "Group", "targetObjectName": "Group", "attributeMappings": []}]}]})
+
+
+def test_the_sandbox_states_the_gallery_mapping_itself_and_it_agrees_with_design() -> None:
+    """Two independent statements of DESIGN.md's table (the engine's default, the emulated job's) agree."""
+    from rcaudit.mapping import default_mapping
+    from rcaudit.sandbox.sync_schema import mapping_pairs
+
+    for profile in ("current", "classic"):
+        engine = [(m.target, m.direct_source or m.expression) for m in default_mapping(profile)]
+        assert engine == mapping_pairs(profile)

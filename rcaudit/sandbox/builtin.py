@@ -11,7 +11,7 @@ import copy
 import uuid
 from typing import Any
 
-from ..scope import DEFAULT_ACCESS_ROLE
+from ..vocabulary import DEFAULT_ACCESS_ROLE
 
 _NS = uuid.UUID("6f1d2c0e-8a51-4f43-9a3e-5b7f1c2d9e10")
 DOMAIN = "contoso.example"

@@ -17,9 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..mapping import CORE_USER as CORE
-from ..mapping import ENTERPRISE
-from ..scope import DEFAULT_ACCESS_ROLE
+from ..vocabulary import CORE_USER as CORE
+from ..vocabulary import DEFAULT_ACCESS_ROLE, ENTERPRISE
 from .people import COUNTRIES, COUNTRY_WEIGHTS, DEPARTMENT_WEIGHTS, DEPARTMENTS, Country, Office, ascii_local_part
 from .sync_schema import default_job_id, default_sync_schema
 

@@ -12,13 +12,12 @@ import copy
 from functools import lru_cache
 from typing import Any
 
-from ..mapping import CORE_USER, ENTERPRISE
+from ..vocabulary import CORE_USER, ENTERPRISE, PATCH_OP  # noqa: F401  (PATCH_OP re-exported to scim_patch)
 
 ENTERPRISE_USER = ENTERPRISE
 USER_SCHEMAS = (CORE_USER, ENTERPRISE_USER)
 LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
-PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 SEARCH_REQUEST = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 SERVICE_PROVIDER_CONFIG = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
 RESOURCE_TYPE = "urn:ietf:params:scim:schemas:core:2.0:ResourceType"

@@ -12,7 +12,7 @@ import hashlib
 import uuid
 from typing import Any
 
-from ..mapping import ACTIVE_EXPRESSION, default_mapping
+from ..vocabulary import ACTIVE_EXPRESSION, ENTERPRISE
 
 TEMPLATE_ID = "ringCentral"
 SOURCE_DIRECTORY = "Azure Active Directory"
@@ -34,9 +34,38 @@ def _stable_id(name: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"rcaudit-sandbox:sync:{name}"))
 
 
+# The RingCentral gallery app's user mapping as the emulated job declares it: (target, source), the source an
+# attribute name or an expression. The sandbox states it itself, never from the audit engine, so a wrong
+# engine cannot agree with a wrong emulator. `classic` is the mapping before 2020-09-10, when RingCentral
+# stopped storing displayName and manager.
+_GALLERY_MAPPING: tuple[tuple[str, str], ...] = (
+    ("userName", "userPrincipalName"),
+    ("externalId", "mailNickname"),
+    ("active", ACTIVE_EXPRESSION),
+    ("displayName", "displayName"),
+    ("title", "jobTitle"),
+    ('emails[type eq "work"].value', "mail"),
+    ('addresses[type eq "work"].country', "country"),
+    ('addresses[type eq "work"].region', "state"),
+    ('addresses[type eq "work"].locality', "city"),
+    ('addresses[type eq "work"].postalCode', "postalCode"),
+    ('addresses[type eq "work"].streetAddress', "streetAddress"),
+    ("name.givenName", "givenName"),
+    ("name.familyName", "surname"),
+    ('phoneNumbers[type eq "mobile"].value', "mobile"),
+    (f"{ENTERPRISE}:department", "department"),
+    (f"{ENTERPRISE}:manager", "manager"),
+)
+_REMOVED_FROM_CURRENT = frozenset({"displayName", f"{ENTERPRISE}:manager"})
+
+
 def mapping_pairs(profile: str = "current") -> list[tuple[str, str]]:
-    """(target, source) pairs of the default mapping for a schema profile: an attribute name, or the expression."""
-    return [(m.target, m.direct_source or m.expression) for m in default_mapping(profile)]
+    """(target, source) pairs of the gallery mapping for a schema profile: an attribute name, or the expression."""
+    if profile == "classic":
+        return list(_GALLERY_MAPPING)
+    if profile == "current":
+        return [pair for pair in _GALLERY_MAPPING if pair[0] not in _REMOVED_FROM_CURRENT]
+    raise ValueError(f"unknown schema profile {profile!r}: expected 'current' or 'classic'")
 
 
 def _attribute_source(name: str) -> dict[str, Any]:
