@@ -413,7 +413,7 @@ def _out_of_scope_reason(bucket: str, deleted: bool, enabled: bool, filtered: bo
         return "the Entra user is disabled (accountEnabled false)"
     if filtered:
         return "the Entra user fails the scoping filters"
-    return {"default_access": "the Entra user only has a Default Access assignment",
+    return {"filtered_out": "the Entra user fails the scoping filters",
             "nested_only": "the Entra user is only in a nested group (not provisioned)",
             "unassigned": "the Entra user is not assigned to RingCentral"}.get(bucket, f"the Entra user is {bucket}")
 

@@ -1,12 +1,20 @@
 """Who Entra's provisioning service manages: DESIGN.md's scope buckets, live, pending, and scoping filters.
 
-In scope: a user assigned to the service principal with an app role other than Default Access (directly,
+In scope: a user assigned to the service principal with **any** app role, Default Access included (directly,
 or as a **direct** member of a group assigned that way), or every user in scope mode `all`; attribute
 scoping filters then apply (clauses ANDed within a filter, filters ORed, case-sensitive, every comparison
-false on a null or empty value). Every user lands in exactly one bucket: `in_scope`, else `default_access`,
-else `nested_only`, else `unassigned`; `live`, `disabled` and `pending` are subsets of `in_scope`. A user
-assigned but stopped by the filters lands in the bucket DESIGN.md's order gives (usually `unassigned`);
-`filtered_out` counts them apart, so the summary shows what the filters removed.
+false on a null or empty value). Every user lands in exactly one bucket: `in_scope`, else `filtered_out`
+(assigned, or every user in mode `all`, but no scoping filter lets them through), else `nested_only`, else
+`unassigned`. `live`, `disabled`, `pending` and `default_access` (in scope only through Default Access
+assignments) are subsets of `in_scope`.
+
+Default Access: the RingCentral tutorial (2019) says users with only the Default Access role are skipped.
+Entra stopped skipping them: "Users assigned to the default access role will be evaluated the same as all
+other roles" for configurations created after 04/16/2020, and "After July 2020, the behavior will be uniform
+for all applications" (MicrosoftDocs/entra-docs
+`docs/identity/app-provisioning/application-provisioning-config-problem-no-users-provisioned.md`, section
+"Provisioning users assigned to the default access role"). So they are provisioned like any other role;
+`default_access` is a separate count only to tell admins who followed the tutorial that they are in scope.
 """
 
 from __future__ import annotations
@@ -27,7 +35,7 @@ from .mapping import COMPUTED_SOURCES, graph_property
 from .vocabulary import DEFAULT_ACCESS_ROLE
 
 SCOPE_MODES = ("assigned", "all")
-BUCKETS = ("in_scope", "default_access", "nested_only", "unassigned")
+BUCKETS = ("in_scope", "filtered_out", "nested_only", "unassigned")
 USER_TYPE = "#microsoft.graph.user"
 GROUP_TYPE = "#microsoft.graph.group"
 
@@ -246,21 +254,21 @@ class ScopeResult:
     disabled: np.ndarray  # bool: in scope, not live (disabled or soft-deleted)
     pending: np.ndarray  # bool: live, created or put in scope inside the grace window
     in_scope_since: np.ndarray  # datetime64[ns] in UTC: earliest assignment putting the user in scope (NaT: none)
-    filtered_out: np.ndarray  # bool: would be in scope, but no scoping filter lets them through
+    filtered_out: np.ndarray  # bool: would be in scope, but no scoping filter lets them through (its bucket)
+    default_access: np.ndarray  # bool: in scope, and only through Default Access assignments
     roles: dict[str, tuple[str, ...]] = field(default_factory=dict)  # user id -> in-scope role values
     mode: str = "assigned"
     filters: ScopingFilters = field(default_factory=ScopingFilters)
 
     def counts(self) -> dict[str, int]:
-        """summary.json `scope`: DESIGN.md's buckets, plus `filtered_out` (already counted in a bucket)."""
+        """summary.json `scope` (DESIGN.md): the four buckets and the subsets of `in_scope`, in its order."""
         counts = {name: int((self.bucket == name).sum()) for name in BUCKETS}
-        ordered = {
+        return {
             "in_scope": counts["in_scope"], "live": int(self.live.sum()), "disabled": int(self.disabled.sum()),
-            "nested_only": counts["nested_only"], "default_access": counts["default_access"],
+            "nested_only": counts["nested_only"], "default_access": int(self.default_access.sum()),
             "unassigned": counts["unassigned"], "pending": int(self.pending.sum()),
-            "filtered_out": int(self.filtered_out.sum()),
+            "filtered_out": counts["filtered_out"],
         }
-        return ordered
 
 
 NEVER = np.iinfo(np.int64).min  # the int64 of NaT: an absent or unreadable timestamp
@@ -328,12 +336,12 @@ def compute_scope(users: Sequence[Mapping[str, Any]], deleted: np.ndarray, *,
     assignment_all = np.concatenate([direct, *(np.full(len(members), k, dtype=np.int64) for k, members in via_groups)])
     known = target_all >= 0
     target_all, assignment_all = target_all[known], assignment_all[known]
-    default = np.zeros(n, dtype=bool)
-    default[target_all[is_default[assignment_all]]] = True
-    real_pairs = ~is_default[assignment_all]
-    target_pos, assignment_pos = target_all[real_pairs], assignment_all[real_pairs]
-    real = np.zeros(n, dtype=bool)
-    real[target_pos] = True
+    assigned = np.zeros(n, dtype=bool)
+    assigned[target_all] = True
+    other_role = np.zeros(n, dtype=bool)
+    other_role[target_all[~is_default[assignment_all]]] = True
+    only_default = assigned & ~other_role
+    target_pos, assignment_pos = target_all, assignment_all
     never = np.iinfo(np.int64).max
     assigned_ns = utc_ns([a.get("createdDateTime") for a in assignments])
     assigned_ns[assigned_ns == NEVER] = never  # unknown time: never "recent"
@@ -344,13 +352,13 @@ def compute_scope(users: Sequence[Mapping[str, Any]], deleted: np.ndarray, *,
     for members in group_transitive_members.values():
         nested[positions(members)] = True
 
-    candidate = np.ones(n, dtype=bool) if mode == "all" else real
+    candidate = np.ones(n, dtype=bool) if mode == "all" else assigned
     passes = candidate.copy()
     if filters:
         for i in np.flatnonzero(candidate):
             passes[i] = filters.test(users[i])
-    bucket = np.where(passes, "in_scope", np.where(default, "default_access",
-                                                   np.where(nested & ~real, "nested_only", "unassigned")))
+    bucket = np.where(passes, "in_scope", np.where(candidate, "filtered_out",
+                                                   np.where(nested & ~assigned, "nested_only", "unassigned")))
     enabled = np.fromiter((u.get("accountEnabled") is True for u in users), dtype=bool, count=n)
     live = passes & enabled & ~np.asarray(deleted, dtype=bool)
     created_ns = utc_ns([u.get("createdDateTime") for u in users])
@@ -359,19 +367,21 @@ def compute_scope(users: Sequence[Mapping[str, Any]], deleted: np.ndarray, *,
     scope_since = np.where(since_ns == never, NEVER, since_ns).view("datetime64[ns]")  # UTC; NaT: none
     return ScopeResult(
         ids=ids, bucket=bucket, live=live, disabled=passes & ~live, pending=live & recent,
-        in_scope_since=scope_since, filtered_out=candidate & ~passes,
-        roles=_roles(ids, target_pos, assignment_pos, assignments, assigned_ns, service_principal) if with_roles
-        else {},
+        in_scope_since=scope_since, filtered_out=candidate & ~passes, default_access=passes & only_default,
+        roles=_roles(ids, target_pos, assignment_pos, assignments, assigned_ns, service_principal, default_roles)
+        if with_roles else {},
         mode=mode, filters=filters,
     )
 
 
 def _roles(ids: tuple[str, ...], target_pos: np.ndarray, assignment_pos: np.ndarray,
            assignments: Sequence[Mapping[str, Any]], assigned_ns: np.ndarray,
-           service_principal: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
-    """Each user's in-scope role values (a role's `value`, else its displayName), earliest assignment first."""
+           service_principal: Mapping[str, Any], default_roles: set[str]) -> dict[str, tuple[str, ...]]:
+    """Each user's in-scope role values (a role's `value`, else its displayName), earliest assignment first.
+
+    Default Access has no value (`value` null) and puts no role in the list, as before it counted for scope."""
     value_of = {str(r.get("id")): r.get("value") or r.get("displayName") for r in
-                service_principal.get("appRoles") or []}
+                service_principal.get("appRoles") or [] if str(r.get("id")) not in default_roles}
     order = np.lexsort((assigned_ns[assignment_pos], target_pos))
     found: dict[str, list[str]] = {}
     for i, k in zip(target_pos[order].tolist(), assignment_pos[order].tolist(), strict=True):

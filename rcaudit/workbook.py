@@ -150,12 +150,13 @@ def job_summary(snapshot: Snapshot) -> dict[str, Any] | None:
 
 def scope_table(result: AuditResult) -> Any:
     explain = {
-        "in_scope": "assigned directly, or a direct member of an assigned group",
+        "in_scope": "assigned with any role (Default Access too), directly or as a direct member of an assigned group",
         "live": "in scope, enabled, not deleted: should have an active account",
         "disabled": "in scope but sign-in blocked: should be inactive",
         "pending": "assigned or created within the grace window: not judged yet",
         "nested_only": "only in a group nested inside an assigned group (Entra ignores nesting)",
-        "default_access": "only a Default Access assignment (Entra does not provision it)",
+        "default_access": "in scope only through Default Access: Entra provisions them (since July 2020; "
+                          "RingCentral's 2019 tutorial says otherwise)",
         "unassigned": "no assignment at all",
         "filtered_out": "assigned, but a scoping filter leaves them out",
     }

@@ -25,7 +25,8 @@ DEFAULT_ACCESS = "00000000-0000-0000-0000-000000000000"
 KINDS = ("ambiguous_match", "missing_in_target", "orphan_in_target", "should_be_inactive", "should_be_active",
          "attribute_mismatch")
 TRAPS = ("case", "whitespace", "phone_format", "country_code_vs_name", "rc_owned_phones", "empty_vs_absent",
-         "disabled_never_provisioned", "correctly_deactivated", "inactive_orphan", "pending", "pending_activation")
+         "disabled_never_provisioned", "correctly_deactivated", "inactive_orphan", "pending", "pending_activation",
+         "default_access_provisioned")
 
 
 @pytest.fixture(scope="module")
@@ -45,18 +46,12 @@ def _when(text: str) -> dt.datetime:
 
 
 def _scope(graph: dict[str, Any]) -> tuple[set[str], dict[str, dt.datetime]]:
-    """In-scope user ids and, for each, the earliest assignment putting them in scope."""
-    roles = {r["id"]: r for r in graph["servicePrincipal"]["appRoles"]}
-
-    def real_role(role_id: str) -> bool:
-        return role_id != DEFAULT_ACCESS and roles.get(role_id, {}).get("displayName") != "msiam_access"
-
+    """In-scope user ids and, for each, the earliest assignment putting them in scope (any role: Default Access
+    has been provisioned like every other role since July 2020)."""
     members = {g["id"]: g["members"] for g in graph["groups"]}
     user_ids = {u["id"] for u in graph["users"]}
     earliest: dict[str, dt.datetime] = {}
     for a in graph["appRoleAssignments"]:
-        if not real_role(a["appRoleId"]):
-            continue
         targets = [a["principalId"]] if a["principalType"] == "User" else members.get(a["principalId"], [])
         for target in targets:
             if target in user_ids:  # direct members only: a nested group's members are not in scope
@@ -368,7 +363,10 @@ def test_out_of_scope_users_with_active_accounts_should_be_inactive(company) -> 
     nested = {m for g in graph["groups"] if "nested" in g["displayName"] for m in g["members"]}
     rows = {r.entra_id for r in _rows(company, "should_be_inactive")}
     live_ids = {u["id"] for u in graph["users"]}
-    assert rows & (default_access - in_scope) and rows & (nested - in_scope)
-    assert rows & (live_ids - in_scope - default_access - nested)  # unassigned
+    assert rows & (nested - in_scope)
+    assert rows & (live_ids - in_scope - nested)  # unassigned
+    assert default_access <= in_scope and not rows & default_access  # Default Access is in scope: not leavers
+    missing = {r.entra_id for r in _rows(company, "missing_in_target")}
+    assert missing & default_access  # and a Default Access user without an account is missing
     disabled = {u["id"] for u in graph["users"] if not u["accountEnabled"]}
     assert rows & (disabled & in_scope)

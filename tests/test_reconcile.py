@@ -91,19 +91,26 @@ def test_orphan_in_target_is_an_active_account_matching_nobody_and_an_inactive_o
     assert finding["severity"] == "high" and finding["user_name"] == "gone.person@contoso.example"
 
 
-@pytest.mark.parametrize("case", ["disabled", "unassigned", "default_access", "msiam_access", "nested_only"])
+@pytest.mark.parametrize("case", ["disabled", "unassigned", "nested_only"])
 def test_should_be_inactive_when_the_paired_user_is_not_live(case: str) -> None:
     user = entra_user("leaver.one", accountEnabled=case != "disabled")
     assignments = {"disabled": [assign(user["id"])], "unassigned": [],
-                   "default_access": [assign(user["id"], DEFAULT_ACCESS)],
-                   "msiam_access": [assign(user["id"], "role-msiam")],
                    "nested_only": [assign("group-outer", kind="Group")]}[case]
     groups = [{"id": "group-outer", "displayName": "Outer", "members": ["group-inner"]},
               {"id": "group-inner", "displayName": "Inner", "members": [user["id"]]}]
     result = audit(small_tenant([user], [rc_account(user, "300")], assignments=assignments, groups=groups))
     assert rows(result) == [("should_be_inactive", "id-leaver.one", "300", "")]
-    expected_bucket = "in_scope" if case == "disabled" else "default_access" if "access" in case else case
+    expected_bucket = "in_scope" if case == "disabled" else case
     assert result.expected.loc[0, "bucket"] == expected_bucket
+
+
+@pytest.mark.parametrize("role", [DEFAULT_ACCESS, "role-msiam"])
+def test_a_default_access_user_keeps_an_active_account(role: str) -> None:
+    """Default Access is in scope (Entra since July 2020): its active account is right, not a leftover."""
+    user = entra_user("default.one")
+    result = audit(small_tenant([user], [rc_account(user, "300")], assignments=[assign(user["id"], role)]))
+    assert rows(result) == []
+    assert result.expected.loc[0, "bucket"] == "in_scope" and result.scope["default_access"] == 1
 
 
 def test_a_soft_deleted_user_pairs_through_external_id_despite_the_rewritten_upn() -> None:

@@ -53,9 +53,10 @@ def test_every_trap_produces_nothing(seed: int, profile: str) -> None:
 def test_scope_counts_add_up_on_a_generated_tenant() -> None:
     generated, result = audited(1, "current")
     scope, sizes = result.scope, result.sizes
-    assert scope["in_scope"] + scope["default_access"] + scope["nested_only"] + scope["unassigned"] == \
+    assert scope["in_scope"] + scope["filtered_out"] + scope["nested_only"] + scope["unassigned"] == \
         sizes["entra_users"] + sizes["entra_deleted_users"]
     assert scope["live"] + scope["disabled"] == scope["in_scope"] and scope["pending"] <= scope["live"]
+    assert 0 < scope["default_access"] < scope["in_scope"]  # a subset of in_scope since the second edition
     assert len(result.pending) == scope["pending"] == len(generated.traps["pending"])
     assert min(scope["nested_only"], scope["default_access"], scope["unassigned"]) > 0
 

@@ -64,11 +64,33 @@ def test_every_user_lands_in_exactly_one_bucket() -> None:
     result = scope_of(small_tenant(list(users.values()), [], assignments=assignments, groups=groups))
     assert buckets(result) == {
         "id-direct": "in_scope", "id-via.group": "in_scope", "id-nested": "nested_only",
-        "id-default": "default_access", "id-msiam": "default_access", "id-default.group": "default_access",
+        "id-default": "in_scope", "id-msiam": "in_scope", "id-default.group": "in_scope",
         "id-nobody": "unassigned", "id-both": "in_scope",
     }
     counts = result.counts()
-    assert sum(counts[b] for b in ("in_scope", "default_access", "nested_only", "unassigned")) == len(users)
+    assert sum(counts[b] for b in ("in_scope", "filtered_out", "nested_only", "unassigned")) == len(users)
+
+
+def test_default_access_is_in_scope_and_counted_apart() -> None:
+    """Entra provisions Default Access like any role since July 2020 (the 2019 RingCentral tutorial predates
+    that): such users are in scope, live, and `default_access` counts those in scope only through it."""
+    users = [entra_user(n) for n in ("zero.role", "msiam", "via.group", "both", "direct")]
+    groups = [{"id": "g-default", "displayName": "Default", "members": ["id-via.group"]}]
+    assignments = [assign("id-zero.role", DEFAULT_ACCESS), assign("id-msiam", MSIAM_ROLE),
+                   assign("g-default", DEFAULT_ACCESS, kind="Group"), assign("id-both", DEFAULT_ACCESS),
+                   assign("id-both", USER_ROLE), assign("id-direct")]
+    result = scope_of(small_tenant(users, [], assignments=assignments, groups=groups))
+    assert set(result.bucket.tolist()) == {"in_scope"} and result.live.all()
+    assert dict(zip(result.ids, result.default_access.tolist(), strict=True)) == {
+        "id-zero.role": True, "id-msiam": True, "id-via.group": True, "id-both": False, "id-direct": False}
+    assert result.counts()["default_access"] == 3 and result.counts()["in_scope"] == 5
+    assert "msiam_access" not in sum(result.roles.values(), ())  # Default Access carries no role value
+
+
+def test_a_default_access_user_without_an_account_is_missing() -> None:
+    user = entra_user("default.only")
+    tenant = small_tenant([user], [], assignments=[assign("id-default.only", DEFAULT_ACCESS)])
+    assert rows(audit(tenant)) == [("missing_in_target", "id-default.only", "", "")]
 
 
 def test_live_needs_scope_an_enabled_account_and_no_soft_delete() -> None:
@@ -86,7 +108,7 @@ def test_scope_mode_all_takes_every_user_then_the_filters() -> None:
     users = [entra_user("a.one", department="Sales"), entra_user("b.two", department="Legal")]
     result = scope_of(small_tenant(users, [], assignments=[]), mode="all",
                       filters=[{"clauses": [{"attribute": "department", "operator": "EQUALS", "value": "Sales"}]}])
-    assert buckets(result) == {"id-a.one": "in_scope", "id-b.two": "unassigned"}
+    assert buckets(result) == {"id-a.one": "in_scope", "id-b.two": "filtered_out"}
     assert result.filtered_out.tolist() == [False, True] and result.counts()["filtered_out"] == 1
 
 
@@ -200,7 +222,7 @@ def test_the_live_schemas_filters_apply_and_out_of_scope_accounts_should_be_inac
     result = audit(tenant)
     assert rows(result) == [("should_be_inactive", "id-l.one", "2", "")]
     assert "fails the scoping filters" in result.findings.loc[0, "reason"]
-    assert result.scope["in_scope"] == 1 and result.scope["filtered_out"] == 1 and result.scope["unassigned"] == 1
+    assert result.scope["in_scope"] == 1 and result.scope["filtered_out"] == 1 and result.scope["unassigned"] == 0
     assert result.scoping_filters.source == "schema"
 
 

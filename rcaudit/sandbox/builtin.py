@@ -2,7 +2,9 @@
 
 Eight employees of one company, assigned directly or through a group, with a little of every kind of
 drift an analyst meets (an edit made in RingCentral, a disabled user still active, an orphan, a user
-never provisioned). The full generator builds large tenants; this one is small enough to read.
+never provisioned, and one assigned only Default Access and never provisioned: Entra provisions Default
+Access like any role since July 2020, so that is missing too). The full generator builds large tenants;
+this one is small enough to read.
 """
 
 from __future__ import annotations

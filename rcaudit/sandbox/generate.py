@@ -573,11 +573,19 @@ class _Generator:
                         self.finding("should_be_inactive", p.id, acct["id"])
                     else:
                         self.trap("correctly_deactivated", acct["id"])
-            elif role.startswith(("unassigned_", "default_", "nested_")):
-                if role.startswith("default_"):
-                    assign(p.id, "User", rng.choice((msiam, DEFAULT_ACCESS_ROLE)),
-                           self.moment(long_ago, self.now - dt.timedelta(days=2)), f"{p.given} {p.surname}")
-                elif role.startswith("nested_"):
+            elif role.startswith("default_"):
+                # Default Access is provisioned like any role: Entra stopped skipping it in July 2020 (its
+                # troubleshooting page "No users are being provisioned"), the 2019 RingCentral tutorial predates
+                # that. So an active account is right and a missing one is missing.
+                assign(p.id, "User", rng.choice((msiam, DEFAULT_ACCESS_ROLE)),
+                       self.moment(max(p.created, long_ago), self.now - dt.timedelta(days=2)), f"{p.given} {p.surname}")
+                if role == "default_active":
+                    add_account(p, self.account(p, active=True, created=created))
+                    self.trap("default_access_provisioned", p.id)
+                else:
+                    self.finding("missing_in_target", p.id)
+            elif role.startswith(("unassigned_", "nested_")):
+                if role.startswith("nested_"):
                     nested["members"].append(p.id)
                 if role.endswith("_active"):
                     acct = add_account(p, self.account(p, active=True, created=created))
@@ -663,7 +671,7 @@ class _Generator:
             boss = accounts_of.get(p.manager.id, []) if p.manager else []
             expected = boss[0]["id"] if len(boss) == 1 else None
             live_paired = p.deleted_at is None and p.enabled and p.role not in (
-                "unassigned_active", "unassigned_inactive", "default_active", "nested_active")
+                "unassigned_active", "unassigned_inactive", "nested_active")
             if expected is not None:
                 acct[ENTERPRISE]["manager"] = {"value": expected}
                 if live_paired and p.role == "drift" and drift_budget > 0:
