@@ -150,27 +150,50 @@ def _source_expression(source: dict[str, Any], where: str) -> str:
     raise MappingError(f"{where}: cannot read the source {source!r}")
 
 
-def mapping_from_schema(schema: dict[str, Any]) -> tuple[AttributeMapping, ...]:
-    """The User → User attribute mappings of a job's synchronizationSchema (the tenant's live mapping)."""
-    for rule in schema.get("synchronizationRules") or []:
+# The target object names Entra gives the user object mapping (DESIGN.md "Live mapping"): `User` in the
+# classic gallery schemas (Graph's synchronizationSchema example in microsoftgraph/microsoft-graph-docs-contrib
+# `api-reference/v1.0/api/synchronization-synchronizationschema-get.md`), a SCIM user schema URN for SCIM apps
+# such as RingCentral (the enterprise URN, as Entra writes it, or the core one). Compared case-insensitively.
+USER_TARGET_OBJECTS: frozenset[str] = frozenset(name.casefold() for name in ("User", ENTERPRISE, CORE_USER))
+
+
+def user_object_mappings(schema: dict[str, Any] | None) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(rule, objectMapping) of every enabled user object mapping: source `User`, target `User` or a SCIM
+    user schema URN. The source directory's name is not checked: Entra renamed it from "Azure Active
+    Directory" to "Microsoft Entra ID", and either may appear."""
+    found = []
+    for rule in (schema or {}).get("synchronizationRules") or []:
+        if not isinstance(rule, dict):
+            continue
         for object_mapping in rule.get("objectMappings") or []:
-            if object_mapping.get("sourceObjectName") != "User" or object_mapping.get("targetObjectName") != "User":
+            if not isinstance(object_mapping, dict) or object_mapping.get("enabled") is False:
                 continue
-            if object_mapping.get("enabled") is False:
-                continue
-            result = []
-            for i, item in enumerate(object_mapping.get("attributeMappings") or []):
-                target = item.get("targetAttributeName")
-                where = f"synchronizationRules[{rule.get('name')}].attributeMappings[{i}]"
-                if not target or not isinstance(item.get("source"), dict):
-                    raise MappingError(f"{where}: a mapping needs targetAttributeName and source")
-                result.append(AttributeMapping(
-                    target=str(target), expression=_source_expression(item["source"], f"{where} ({target})"),
-                    matching_priority=int(item.get("matchingPriority") or 0),
-                    flow_type=str(item.get("flowType") or "Always"), default_value=item.get("defaultValue"),
-                ))
-            return tuple(result)
-    raise MappingError("the synchronization schema has no enabled User → User object mapping")
+            source = str(object_mapping.get("sourceObjectName") or "")
+            target = str(object_mapping.get("targetObjectName") or "")
+            if source.casefold() == "user" and target.casefold() in USER_TARGET_OBJECTS:
+                found.append((rule, object_mapping))
+    return found
+
+
+def mapping_from_schema(schema: dict[str, Any]) -> tuple[AttributeMapping, ...]:
+    """The user object mapping's attribute mappings of a job's synchronizationSchema (the live mapping)."""
+    found = user_object_mappings(schema)
+    if not found:
+        raise MappingError("the synchronization schema has no enabled user object mapping (source User, target "
+                           f"User or {ENTERPRISE})")
+    rule, object_mapping = found[0]
+    result = []
+    for i, item in enumerate(object_mapping.get("attributeMappings") or []):
+        target = item.get("targetAttributeName") if isinstance(item, dict) else None
+        where = f"synchronizationRules[{rule.get('name')}].attributeMappings[{i}]"
+        if not target or not isinstance(item.get("source"), dict):
+            raise MappingError(f"{where}: a mapping needs targetAttributeName and source")
+        result.append(AttributeMapping(
+            target=str(target), expression=_source_expression(item["source"], f"{where} ({target})"),
+            matching_priority=int(item.get("matchingPriority") or 0),
+            flow_type=str(item.get("flowType") or "Always"), default_value=item.get("defaultValue"),
+        ))
+    return tuple(result)
 
 
 # --- target attribute paths (`emails[type eq "work"].value`, `urn:…:User:department`) ---------------------------

@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .errors import MappingError
-from .mapping import COMPUTED_SOURCES, graph_property
+from .mapping import COMPUTED_SOURCES, graph_property, user_object_mappings
 from .vocabulary import DEFAULT_ACCESS_ROLE
 
 SCOPE_MODES = ("assigned", "all")
@@ -219,15 +219,10 @@ def parse_scoping_filters(raw: Any, source: str = "configuration") -> ScopingFil
 
 
 def scoping_filters_from_schema(schema: Mapping[str, Any] | None) -> ScopingFilters:
-    """The `scope` of the schema's enabled User → User object mapping (none when absent)."""
-    for rule in (schema or {}).get("synchronizationRules") or []:
-        for mapping in rule.get("objectMappings") or []:
-            if (mapping.get("sourceObjectName"), mapping.get("targetObjectName")) != ("User", "User"):
-                continue
-            if mapping.get("enabled") is False:
-                continue
-            return parse_scoping_filters(mapping.get("scope"), "schema")
-    return ScopingFilters()
+    """The `scope` of the schema's user object mapping, the same one the live mapping comes from (none when
+    absent): a job whose target is spelled as a SCIM URN keeps its filters."""
+    found = user_object_mappings(dict(schema) if schema else None)
+    return parse_scoping_filters(found[0][1].get("scope"), "schema") if found else ScopingFilters()
 
 
 def attribute_value(user: Mapping[str, Any], name: str) -> Any:

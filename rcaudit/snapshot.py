@@ -200,6 +200,17 @@ class _Unreadable:
         self.items.append({"what": what, "reason": reason})
 
 
+def _check_live_mapping(schema: dict[str, Any], unreadable: _Unreadable) -> None:
+    """DESIGN.md "Live mapping": a readable schema without a usable user mapping is an `unreadable` entry (and
+    the report's banner), never a quiet fallback to the default table."""
+    from .mapping import mapping_from_schema
+
+    try:
+        mapping_from_schema(schema)
+    except MappingError as exc:
+        unreadable.add("live mapping", f"{exc.message}: DESIGN.md's default mapping is audited instead")
+
+
 def _audited(mappings: Any, scim_schemas: list[dict[str, Any]], notes: list[str]) -> list[Any]:
     """The mappings whose target RingCentral's `/Schemas` declares: only those are fetched and compared."""
     from .mapping import declared_by
@@ -255,6 +266,8 @@ class _Fetch:
         job, schema = self.job_and_schema(sp["id"])
         mappings, mapping_source = effective_mapping(schema, overrides)
         self.notes.append(f"mapping: {mapping_source}")
+        if schema:
+            _check_live_mapping(schema, unreadable)
         audited = _audited(mappings, scim_schemas, self.notes)
         select = graph_user_properties(audited, extra=_scoping_attributes(schema))
         expand_manager = any("manager" in m.references for m in audited)

@@ -67,7 +67,7 @@ def test_function_sources_without_expression_text_are_rebuilt_from_their_tree() 
 
 
 def test_a_schema_without_a_user_mapping_is_refused() -> None:
-    with pytest.raises(MappingError, match="no enabled User"):
+    with pytest.raises(MappingError, match="no enabled user object mapping"):
         mapping_from_schema({"synchronizationRules": [{"objectMappings": [
             {"sourceObjectName": "Group", "targetObjectName": "Group", "attributeMappings": []}]}]})
 
@@ -80,3 +80,26 @@ def test_the_sandbox_states_the_gallery_mapping_itself_and_it_agrees_with_design
     for profile in ("current", "classic"):
         engine = [(m.target, m.direct_source or m.expression) for m in default_mapping(profile)]
         assert engine == mapping_pairs(profile)
+
+
+@pytest.mark.parametrize("target", ["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
+                                    "urn:ietf:params:scim:schemas:core:2.0:User", "User"])
+def test_the_user_mapping_is_found_as_entra_writes_it_for_scim_apps(target: str) -> None:
+    """For SCIM apps Entra names the user object mapping's target by the enterprise user URN, and the source
+    directory "Microsoft Entra ID": the live mapping and its scoping filters are both read."""
+    from rcaudit.scope import scoping_filters_from_schema
+
+    scope = {"groups": [{"name": "Sales", "clauses": [
+        {"sourceOperandName": "department", "operatorName": "EQUALS", "targetOperand": {"values": ["Sales"]}}]}]}
+    schema = {"synchronizationRules": [{"name": "USER_OUTBOUND_USER", "sourceDirectoryName": "Microsoft Entra ID",
+                                        "objectMappings": [
+        {"sourceObjectName": "Group", "targetObjectName": "urn:ietf:params:scim:schemas:core:2.0:Group",
+         "attributeMappings": [{"targetAttributeName": "displayName", "source": {"type": "Attribute",
+                                                                                 "name": "displayName"}}]},
+        {"sourceObjectName": "User", "targetObjectName": target, "enabled": True, "scope": scope,
+         "attributeMappings": [{"targetAttributeName": "userName", "source": {"type": "Attribute", "name": "mail"}}]},
+    ]}]}
+    assert [(m.target, m.expression) for m in mapping_from_schema(schema)] == [("userName", "[mail]")]
+    filters = scoping_filters_from_schema(schema)
+    assert filters.source == "schema" and filters.test({"department": "Sales"})
+    assert not filters.test({"department": "Legal"})

@@ -744,7 +744,7 @@ class _Generator:
                 "durationInMilliseconds": rng.randrange(300, 4000),
                 "initiatedBy": {"id": "", "displayName": "Azure AD Provisioning Service", "initiatorType": "system"},
                 "servicePrincipal": {"id": sp_id, "displayName": "RingCentral"},
-                "sourceSystem": {"id": self.uuid(), "displayName": "Azure Active Directory", "details": {}},
+                "sourceSystem": {"id": self.uuid(), "displayName": "Microsoft Entra ID", "details": {}},
                 "targetSystem": {"id": self.uuid(), "displayName": "RingCentral", "details": {
                     "ServicePrincipalId": sp_id, "ServicePrincipalDisplayName": "RingCentral"}},
                 "sourceIdentity": {"id": p.id, "displayName": f"{p.given} {p.surname}", "identityType": "User",
@@ -754,7 +754,7 @@ class _Generator:
                 "provisioningStatusInfo": status,
                 "provisioningSteps": [
                     {"name": "EntryImport", "provisioningStepType": "import", "status": "success",
-                     "description": f"Retrieved {p.upn} from Azure Active Directory", "details": {}},
+                     "description": f"Retrieved {p.upn} from Microsoft Entra ID", "details": {}},
                     {"name": "EntryExport", "provisioningStepType": "export", "status": status["status"],
                      "description": f"{'Failed to' if failed else 'Did'} {action} User '{p.upn}' in RingCentral",
                      "details": {}},

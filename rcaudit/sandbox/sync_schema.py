@@ -15,7 +15,10 @@ from typing import Any
 from ..vocabulary import ACTIVE_EXPRESSION, ENTERPRISE
 
 TEMPLATE_ID = "ringCentral"
-SOURCE_DIRECTORY = "Azure Active Directory"
+# As Entra writes a SCIM app's schema today: the source directory was renamed from "Azure Active Directory"
+# to "Microsoft Entra ID", and the user object mapping targets the enterprise user schema URN, not `User`.
+SOURCE_DIRECTORY = "Microsoft Entra ID"
+USER_TARGET_OBJECT = ENTERPRISE
 TARGET_DIRECTORY = "RingCentral"
 RULE_NAME = "USER_OUTBOUND_USER"
 
@@ -145,7 +148,8 @@ def default_sync_schema(profile: str = "current") -> dict[str, Any]:
         "metadata": [],
         "supportedApis": [],
     }]
-    target_objects = [{"name": "User", "attributes": _target_definitions(pairs), "metadata": [], "supportedApis": []}]
+    target_objects = [{"name": USER_TARGET_OBJECT, "attributes": _target_definitions(pairs), "metadata": [],
+                       "supportedApis": []}]
     return {
         "version": "Date:2021-10-28T00:00:00Z~###~ProfileType:" + profile,
         "directories": [
@@ -169,10 +173,10 @@ def default_sync_schema(profile: str = "current") -> dict[str, Any]:
                 "enabled": True,
                 "flowTypes": "Add, Update, Delete",
                 "metadata": [],
-                "name": "Provision Azure Active Directory Users",
+                "name": f"Provision {SOURCE_DIRECTORY} Users",
                 "scope": None,
                 "sourceObjectName": "User",
-                "targetObjectName": "User",
+                "targetObjectName": USER_TARGET_OBJECT,
             }],
         }],
     }
