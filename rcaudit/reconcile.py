@@ -328,6 +328,21 @@ def _keys(values: Sequence[Any]) -> pd.arrays.ArrowStringArray:
     return pd.array(folded.cast(pa.large_string()), dtype=pd.StringDtype("pyarrow"))
 
 
+def _restored_user_names(values: Sequence[Any], ids: Sequence[str], deleted: np.ndarray) -> list[Any]:
+    """Expected userNames with Entra's soft-delete rewrite undone, for the join.
+
+    Entra renames a soft-deleted user's UPN to `<object id without dashes><UPN>` (DESIGN.md "Join"; the
+    sandbox's deleted users carry it too), so without this a deleted user's account pairs only through its
+    externalId, and one without an externalId would be mistaken for an orphan.
+    """
+    restored = list(values)
+    for i in np.flatnonzero(deleted).tolist():
+        value, prefix = restored[i], str(ids[i]).replace("-", "").casefold()
+        if isinstance(value, str) and prefix and value.casefold().startswith(prefix) and len(value) > len(prefix):
+            restored[i] = value[len(prefix):]
+    return restored
+
+
 @dataclass(frozen=True)
 class _Join:
     pairs: pd.DataFrame  # a (account position), u (user position), match_key
@@ -617,7 +632,8 @@ def _reconcile(snapshot: Snapshot, mapping: Sequence[AttributeMapping] | None, o
     rc = _ringcentral_side(snapshot.scim_users, compared, cutoff)
     no_keys = _keys([None] * len(entra.ids))
     join = _join(
-        _keys(entra.expected[USERNAME]) if USERNAME in entra.expected else no_keys,
+        _keys(_restored_user_names(entra.expected[USERNAME], entra.ids, entra.deleted))
+        if USERNAME in entra.expected else no_keys,
         _keys(entra.expected[EXTERNAL_ID]) if EXTERNAL_ID in entra.expected else no_keys,
         _keys(rc.actual[USERNAME]), _keys(rc.actual[EXTERNAL_ID]),
     )

@@ -65,10 +65,13 @@ def _key(value: Any) -> str:
 
 
 def _join(tenant: dict[str, Any]) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
-    """DESIGN.md's two passes: accounts per Entra user, Entra users per account."""
+    """DESIGN.md's two passes: accounts per Entra user, Entra users per account (a soft-deleted user's UPN
+    without the `<object id without dashes>` prefix Entra puts in front of it)."""
     graph = tenant["graph"]
     everyone = graph["users"] + graph["deletedUsers"]
-    by_name = {_key(u["userPrincipalName"]): u["id"] for u in everyone}
+    by_name = {_key(u["userPrincipalName"]): u["id"] for u in graph["users"]}
+    by_name.update({_key(u["userPrincipalName"]).removeprefix(u["id"].replace("-", "")): u["id"]
+                    for u in graph["deletedUsers"]})
     by_nick: dict[str, list[str]] = {}
     for u in everyone:
         by_nick.setdefault(_key(u["mailNickname"]), []).append(u["id"])
@@ -306,7 +309,8 @@ def _rows(company, kind: str) -> list[TruthRow]:
 def test_a_soft_deleted_user_still_active_pairs_through_external_id(company) -> None:
     users, accounts = _by_id(company)
     deleted = {u["id"] for u in company.tenant["graph"]["deletedUsers"]}
-    row = next(r for r in _rows(company, "should_be_inactive") if r.entra_id in deleted)
+    row = next(r for r in _rows(company, "should_be_inactive")
+               if r.entra_id in deleted and "externalId" in accounts[r.scim_id])
     user, account = users[row.entra_id], accounts[row.scim_id]
     assert user["userPrincipalName"] == user["id"].replace("-", "") + account["userName"]  # Entra's rewrite
     assert account["externalId"] == user["mailNickname"] and account["active"] is True
@@ -370,3 +374,12 @@ def test_out_of_scope_users_with_active_accounts_should_be_inactive(company) -> 
     assert missing & default_access  # and a Default Access user without an account is missing
     disabled = {u["id"] for u in graph["users"] if not u["accountEnabled"]}
     assert rows & (disabled & in_scope)
+
+
+def test_deleted_users_accounts_without_external_id_are_still_should_be_inactive(company) -> None:
+    """Accounts made before externalId was mapped pair on userName only, through the restored UPN."""
+    deleted = {u["id"] for u in company.tenant["graph"]["deletedUsers"]}
+    accounts = {a["id"]: a for a in company.tenant["scim"]["Users"]}
+    rows = [r for r in _rows(company, "should_be_inactive") if r.entra_id in deleted]
+    assert any("externalId" not in accounts[r.scim_id] for r in rows)
+    assert not {r.scim_id for r in _rows(company, "orphan_in_target")} & {r.scim_id for r in rows}

@@ -113,7 +113,8 @@ def test_a_default_access_user_keeps_an_active_account(role: str) -> None:
     assert result.expected.loc[0, "bucket"] == "in_scope" and result.scope["default_access"] == 1
 
 
-def test_a_soft_deleted_user_pairs_through_external_id_despite_the_rewritten_upn() -> None:
+def test_a_soft_deleted_user_pairs_on_user_name_despite_the_rewritten_upn() -> None:
+    """Entra prefixes a deleted user's UPN with its object id (no dashes): the join removes that prefix."""
     leaver = entra_user("sam.deleted")
     gone = soft_deleted(leaver)
     result = audit(small_tenant([], [rc_account(leaver, "400"), rc_account(leaver, "401", active=False,
@@ -121,8 +122,17 @@ def test_a_soft_deleted_user_pairs_through_external_id_despite_the_rewritten_upn
                                                                           externalId="other")],
                                 deleted=[gone]))
     assert rows(result, "should_be_inactive") == [("should_be_inactive", "id-sam.deleted", "400", "")]
-    assert result.findings.loc[result.findings["scim_id"] == "400", "match_key"].item() == "externalId"
+    assert result.findings.loc[result.findings["scim_id"] == "400", "match_key"].item() == "userName"
     assert result.sizes == {"entra_users": 0, "entra_deleted_users": 1, "scim_users": 2}
+
+
+def test_a_deleted_users_account_without_external_id_is_not_an_orphan() -> None:
+    leaver = entra_user("kim.deleted")
+    account = rc_account(leaver, "402")
+    account.pop("externalId")
+    result = audit(small_tenant([], [account], deleted=[soft_deleted(leaver)]))
+    assert rows(result) == [("should_be_inactive", "id-kim.deleted", "402", "")]
+    assert "soft-deleted" in result.findings.loc[0, "reason"]
 
 
 def test_an_inactive_account_of_a_non_live_user_is_correctly_deactivated() -> None:

@@ -492,7 +492,7 @@ class _Generator:
             accounts_of.setdefault(p.id, []).append(acct)
             return acct
 
-        drift_index = 0
+        drift_index = deleted_seen = 0
         for p in people:
             if not p.role.startswith("deleted_"):
                 all_staff["members"].append(p.id)
@@ -596,6 +596,9 @@ class _Generator:
             elif role.startswith("deleted_"):  # soft-deleted: gone from /users, groups and assignments
                 p.deleted_at = self.moment(self.now - dt.timedelta(days=25), self.now - dt.timedelta(days=1))
                 acct = add_account(p, self.account(p, active=role == "deleted_active", created=created))
+                deleted_seen += 1
+                if deleted_seen % 2 == 0:  # an account made before externalId was mapped: it pairs on userName only
+                    acct.pop("externalId", None)
                 if role == "deleted_active":
                     self.finding("should_be_inactive", p.id, acct["id"])
                 else:
