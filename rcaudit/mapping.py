@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,33 @@ PROVISIONING_TO_GRAPH: dict[str, str] = {
 }
 # Sources the provisioning service computes rather than reads from one Graph property.
 COMPUTED_SOURCES: frozenset[str] = frozenset({"IsSoftDeleted", "appRoleAssignments", "AppRoleAssignments"})
+# The properties of a Graph v1.0 user, the only names a `$select` on /users may carry besides directory
+# extensions: the Properties table of microsoftgraph/microsoft-graph-docs-contrib
+# `api-reference/v1.0/resources/user.md` (commit 0061138f), 72 names. Graph answers 400 to any other.
+GRAPH_USER_PROPERTIES: frozenset[str] = frozenset((
+    "aboutMe", "accountEnabled", "ageGroup", "assignedLicenses", "assignedPlans", "birthday", "businessPhones",
+    "city", "companyName", "consentProvidedForMinor", "country", "createdDateTime", "creationType",
+    "deletedDateTime", "department", "displayName", "employeeHireDate", "employeeId", "employeeOrgData",
+    "employeeType", "externalUserState", "externalUserStateChangeDateTime", "faxNumber", "givenName", "hireDate",
+    "id", "identities", "imAddresses", "interests", "isResourceAccount", "jobTitle", "lastPasswordChangeDateTime",
+    "legalAgeGroupClassification", "licenseAssignmentStates", "mail", "mailboxSettings", "mailNickname",
+    "mobilePhone", "mySite", "officeLocation", "onPremisesDistinguishedName", "onPremisesDomainName",
+    "onPremisesExtensionAttributes", "onPremisesImmutableId", "onPremisesLastSyncDateTime",
+    "onPremisesProvisioningErrors", "onPremisesSamAccountName", "onPremisesSecurityIdentifier",
+    "onPremisesSyncEnabled", "onPremisesUserPrincipalName", "otherMails", "passwordPolicies", "passwordProfile",
+    "pastProjects", "postalCode", "preferredDataLocation", "preferredLanguage", "preferredName", "provisionedPlans",
+    "proxyAddresses", "refreshTokensValidFromDateTime", "responsibilities", "schools", "showInAddressList", "skills",
+    "signInSessionsValidFromDateTime", "state", "streetAddress", "surname", "usageLocation", "userPrincipalName",
+    "userType"
+))
+# Entra's provisioning names for the 15 on-premises extension attributes; Graph serves them nested in the
+# user's `onPremisesExtensionAttributes` object, so that is what is selected and read; a directory extension
+# (`extension_{appId-without-hyphens}_{name}`) is selected by its own name. Both: microsoft-graph-docs-contrib
+# `concepts/extensibility-overview.md`, sections "Extension attributes" and "Directory (Microsoft Entra ID)
+# extensions".
+ON_PREMISES_EXTENSIONS = "onPremisesExtensionAttributes"
+EXTENSION_ATTRIBUTE = re.compile(r"extensionAttribute(?:[1-9]|1[0-5])")
+DIRECTORY_EXTENSION = re.compile(r"extension_[0-9a-fA-F]{32}_[A-Za-z0-9_]+")
 # Graph properties every audit reads whatever the mapping: keys, state, grace window, phone region.
 BASE_USER_PROPERTIES: tuple[str, ...] = (
     "id", "userPrincipalName", "mailNickname", "accountEnabled", "createdDateTime", "usageLocation",
@@ -118,21 +145,65 @@ def references(expression: str) -> list[str]:
 
 
 def graph_property(source: str) -> str | None:
-    """The Graph v1.0 user property behind a provisioning source name (None when computed)."""
+    """The Graph v1.0 user property behind a provisioning source name (None when computed):
+    `mobile` → mobilePhone, `extensionAttribute3` → onPremisesExtensionAttributes (read nested)."""
     if source in COMPUTED_SOURCES:
         return None
+    if EXTENSION_ATTRIBUTE.fullmatch(source):
+        return ON_PREMISES_EXTENSIONS
     return PROVISIONING_TO_GRAPH.get(source, source)
+
+
+def servable(source: str) -> bool:
+    """Whether Graph v1.0 can serve a source name: a computed source, a user property (after translation),
+    the manager reference, an on-premises extension attribute or a directory extension."""
+    prop = graph_property(source)
+    return (prop is None or prop in GRAPH_USER_PROPERTIES or prop == "manager"
+            or DIRECTORY_EXTENSION.fullmatch(source) is not None)
+
+
+def source_value(user: Mapping[str, Any], source: str) -> Any:
+    """A user's value for a provisioning source name, flat or nested (`extensionAttribute1` is
+    `onPremisesExtensionAttributes.extensionAttribute1`; `telephoneNumber` the first businessPhones)."""
+    prop = graph_property(source)
+    if prop is None:
+        raise MappingError(f"{source} is computed by the provisioning service, not read from a user")
+    value = user.get(prop)
+    if prop == ON_PREMISES_EXTENSIONS:
+        return value.get(source) if isinstance(value, dict) else None
+    if prop == "businessPhones":
+        return value[0] if isinstance(value, list) and value else None
+    return value
 
 
 def graph_user_properties(mappings: Iterable[AttributeMapping], extra: Iterable[str] = ()) -> list[str]:
     """The `$select` for /users: the base properties, every mapped source (manager excepted: it is expanded)
-    and `extra` (e.g. attributes a scoping filter reads), in a stable order."""
+    and `extra` (e.g. attributes a scoping filter reads), in a stable order.
+
+    A source Graph cannot serve is a MappingError naming it and its target, raised here, before /users is
+    requested (Graph would answer the whole `$select` with 400)."""
+    check_graph_sources(mappings, extra)
     wanted = list(BASE_USER_PROPERTIES)
     for name in [ref for m in mappings for ref in m.references] + list(extra):
         prop = graph_property(name)
         if prop and prop != "manager" and prop not in wanted:
             wanted.append(prop)
     return wanted
+
+
+def check_graph_sources(mappings: Iterable[AttributeMapping], extra: Iterable[str] = (),
+                        extra_where: str = "a scoping filter") -> None:
+    """Refuse any source name Graph v1.0 cannot serve, naming it and the attribute (or filter) that reads it."""
+    for m in mappings:
+        for name in m.references:
+            if not servable(name):
+                raise MappingError(
+                    f"attribute {m.target} reads [{name}], which is not a Graph v1.0 user property, an "
+                    "extensionAttribute1…15 or a directory extension (extension_<app id>_<name>): fix the mapping")
+    for name in extra:
+        if not servable(name):
+            raise MappingError(f"{extra_where} reads {name}, which is not a Graph v1.0 user property, an "
+                               "extensionAttribute1…15 or a directory extension (extension_<app id>_<name>)")
 
 
 def _source_expression(source: dict[str, Any], where: str) -> str:
@@ -389,14 +460,15 @@ def load_mapping_overrides(path: str | Path) -> tuple[bool, dict[str, AttributeM
         extra = set(spec) - {"expression", "matching_priority", "flow_type", "default_value"}
         if extra or not isinstance(spec.get("expression"), str) or not spec["expression"].strip():
             raise MappingError(f"{where}: give an expression string, or {{expression, matching_priority}}")
+        mapping = AttributeMapping(str(target), spec["expression"], int(spec.get("matching_priority") or 0),
+                                   str(spec.get("flow_type") or "Always"), spec.get("default_value"))
         try:
             compile_expression(spec["expression"], str(target))
             parse_target(str(target))
+            check_graph_sources([mapping])
         except MappingError as exc:
             raise MappingError(f"{where}: {exc.message}") from None
-        overrides[str(target)] = AttributeMapping(
-            str(target), spec["expression"], int(spec.get("matching_priority") or 0),
-            str(spec.get("flow_type") or "Always"), spec.get("default_value"))
+        overrides[str(target)] = mapping
     return bool(document.get("replace", False)), overrides
 
 

@@ -29,6 +29,7 @@ from .findings import COLUMNS, KEY_ATTRIBUTES, KINDS, SEVERITIES, SEVERITY_RANK,
 from .mapping import (
     COMPUTED_SOURCES,
     ENTERPRISE,
+    ON_PREMISES_EXTENSIONS,
     AttributeMapping,
     declared_by,
     effective_mapping,
@@ -277,6 +278,8 @@ def _column(read: dict[str, list[Any]], name: str, scope: ScopeResult) -> np.nda
         return _objects((m.get("id") if isinstance(m, dict) else None for m in read["manager"]), n)
     prop = graph_property(name) or name
     values = read[prop]
+    if prop == ON_PREMISES_EXTENSIONS:  # extensionAttribute1…15 are read nested
+        return _objects((v.get(name) if isinstance(v, dict) else None for v in values), n)
     if prop == "businessPhones":
         return _objects(((v or [None])[0] if isinstance(v, list) else v for v in values), n)
     if prop == "userPrincipalName":

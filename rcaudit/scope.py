@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .errors import MappingError
-from .mapping import COMPUTED_SOURCES, graph_property, user_object_mappings
+from .mapping import COMPUTED_SOURCES, check_graph_sources, graph_property, source_value, user_object_mappings
 from .vocabulary import DEFAULT_ACCESS_ROLE
 
 SCOPE_MODES = ("assigned", "all")
@@ -228,13 +228,9 @@ def scoping_filters_from_schema(schema: Mapping[str, Any] | None) -> ScopingFilt
 def attribute_value(user: Mapping[str, Any], name: str) -> Any:
     """A user's value for a provisioning source name (`mobile` → mobilePhone, `telephoneNumber` →
     businessPhones[0], `objectId` → id)."""
-    prop = graph_property(name)
-    if prop is None:
+    if graph_property(name) is None:
         raise MappingError(f"scoping filters cannot read the computed attribute {name}")
-    value = user.get(prop)
-    if prop == "businessPhones":
-        return value[0] if value else None
-    return value
+    return source_value(user, name)
 
 
 # --- scope ------------------------------------------------------------------------------------------------------
@@ -392,6 +388,7 @@ def filter_graph_properties(filters: ScopingFilters) -> list[str]:
     for name in filters.attributes:
         if name in COMPUTED_SOURCES:
             raise MappingError(f"scoping filters cannot read the computed attribute {name}")
+        check_graph_sources((), [name], extra_where=f"the scoping filters ({filters.source})")
         prop = graph_property(name)
         if prop and prop not in out:
             out.append(prop)

@@ -326,6 +326,10 @@ def fetch_snapshot(settings: Settings, *, source: str = "environment", progress:
     missing = settings.missing()
     if missing:
         raise ConfigError("not configured: set " + "; ".join(missing))
+    if mapping_overrides is not None:  # a broken mapping file fails before any request (DESIGN.md "Live mapping")
+        from .mapping import load_mapping_overrides
+
+        load_mapping_overrides(mapping_overrides)
     person = detect_interactive() if interactive is None or progress is None else interactive
     retry = retry or RetryPolicy(max_total=settings.retry_max_seconds)
     session = session or make_session(settings.ca_bundle, retry=retry)

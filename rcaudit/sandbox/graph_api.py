@@ -16,6 +16,7 @@ import base64
 import collections
 import datetime as dt
 import hashlib
+import re
 import secrets
 import uuid
 from collections.abc import Callable, Iterable, Sequence
@@ -49,6 +50,8 @@ GRAPH_CONTENT_TYPE = ("application/json;odata.metadata=minimal;odata.streaming=t
                       "charset=utf-8")
 GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"  # Microsoft Graph's own appId, named in WWW-Authenticate
 
+# A directory extension property: `extension_{appId-without-hyphens}_{name}` (Graph's extensibility overview).
+DIRECTORY_EXTENSION = re.compile(r"extension_[0-9a-fA-F]{32}_\w+")
 # The properties `GET /users` returns without $select, in the order Graph writes them.
 USER_DEFAULT: tuple[str, ...] = (
     "businessPhones", "displayName", "givenName", "jobTitle", "mail", "mobilePhone", "officeLocation",
@@ -284,7 +287,8 @@ class GraphApi:
         return body
 
     # --- rendering -----------------------------------------------------------------------------------
-    def _known(self, standard: Iterable[str], objects: Iterable[dict[str, Any]], raw: str | None = None) -> set[str]:
+    def _known(self, standard: Iterable[str], objects: Iterable[dict[str, Any]], raw: str | None = None,
+               extra: Callable[[str], bool] = lambda name: True) -> set[str]:
         """Selectable names: Graph's own plus any extra property the tenant file gives its objects.
 
         The objects are scanned only when `raw` (the `$select` asked for) names something non-standard:
@@ -297,12 +301,15 @@ class GraphApi:
             if asked <= lowered:
                 return known
         for obj in objects:
-            known.update(k for k in obj if k not in _INTERNAL)
+            known.update(k for k in obj if k not in _INTERNAL and extra(k))
         return known
 
     def _user_select(self, raw: str | None) -> list[str] | None:
+        """Graph v1.0's user properties and the tenant's directory extensions: any other name is Graph's 400,
+        even when the tenant file gives users such a property (a flat `extensionAttribute1` is not one)."""
         graph = self.state.graph
-        known = self._known(USER_PROPERTIES, [*graph["users"], *graph["deletedUsers"]], raw)
+        known = self._known(USER_PROPERTIES, [*graph["users"], *graph["deletedUsers"]], raw,
+                            extra=lambda name: DIRECTORY_EXTENSION.fullmatch(name) is not None)
         return parse_select(raw, known | {"manager"}, "user")
 
     @staticmethod
