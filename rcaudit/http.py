@@ -40,6 +40,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from . import __version__
+from .config import require_https
 from .errors import REDACTED, SENSITIVE_FIELD
 
 DEFAULT_TIMEOUT = (10.0, 60.0)  # connect, read (seconds)
@@ -234,6 +235,14 @@ def redact_url(url: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(query, safe="$(),'= ", quote_via=quote)))
 
 
+class _RefusePlainHttp(HTTPAdapter):
+    """Mounted on `http://` so nothing can ever be sent in clear text, even by code that skips `request()`."""
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
+        require_https(str(request.url))
+        raise AssertionError("unreachable")
+
+
 # --- the session ------------------------------------------------------------------------------------
 class _Session(requests.Session):
     """A session with a default timeout, retries, pacing, counts and redacted logs.
@@ -263,6 +272,7 @@ class _Session(requests.Session):
         method_s = method.decode() if isinstance(method, bytes) else str(method)
         url_s = url.decode() if isinstance(url, bytes) else str(url)
         label = service or self.default_service
+        require_https(url_s)
         host = urlsplit(url_s).netloc
         policy, clock = self.retry_policy, self.clock
         started = clock.now()
@@ -339,7 +349,7 @@ def make_session(ca_bundle: str | Path | None = None, timeout: tuple[float, floa
     session.headers["User-Agent"] = USER_AGENT
     adapter = HTTPAdapter(pool_connections=2, pool_maxsize=pool_size)
     session.mount("https://", adapter)
-    session.mount("http://", adapter)
+    session.mount("http://", _RefusePlainHttp())
     return session
 
 

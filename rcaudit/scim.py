@@ -202,7 +202,7 @@ class ScimClient:
         if body is not None:
             headers["Content-Type"] = "application/scim+json"
         for attempt in (1, 2):
-            headers["Authorization"] = f"Bearer {self.token.get()}"
+            headers["Authorization"] = f"Bearer {self.token.for_url(url)}"
             try:
                 answer = self.session.request(  # type: ignore[call-arg]
                     method, url, params=params, json=body, headers=headers, service="scim", rate_group=rate_group,
