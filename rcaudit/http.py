@@ -20,11 +20,14 @@ headers, bodies, or credential-like query values.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import email.utils
 import hashlib
 import logging
+import os
 import random
+import shutil
 import tempfile
 import threading
 import time
@@ -41,7 +44,7 @@ from requests.adapters import HTTPAdapter
 
 from . import __version__
 from .config import require_https
-from .errors import REDACTED, SENSITIVE_FIELD
+from .errors import REDACTED, SENSITIVE_FIELD, ConfigError
 
 DEFAULT_TIMEOUT = (10.0, 60.0)  # connect, read (seconds)
 USER_AGENT = f"rcaudit/{__version__}"
@@ -51,19 +54,59 @@ NOTICEABLE_WAIT = 5.0  # pacing waits at least this long are logged as warnings:
 log = logging.getLogger("rcaudit.http")
 
 
-def trust_bundle(extra_ca: str | Path | None) -> str:
-    """A CA bundle path: the public roots plus `extra_ca` when given (written once, keyed by content)."""
+_bundles: dict[bytes, str] = {}  # content digest -> merged bundle this process wrote
+_bundles_lock = threading.Lock()
+_bundle_dir: Path | None = None
+
+
+def _private_dir() -> Path:
+    """A directory only this user can write (mkdtemp: mode 700, a fresh name), removed at exit."""
+    global _bundle_dir
+    if _bundle_dir is None or not _bundle_dir.is_dir():
+        _bundle_dir = Path(tempfile.mkdtemp(prefix="rcaudit-ca-"))
+        atexit.register(shutil.rmtree, _bundle_dir, True)
+    return _bundle_dir
+
+
+def _read_ca(extra_ca: str | Path, setting: str) -> bytes:
+    """The extra CA's PEM bytes; a missing, unreadable or non-PEM file is a ConfigError naming `setting`."""
+    path = Path(extra_ca).expanduser()
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{setting}: cannot read the CA bundle {path}: {exc.strerror or exc}") from None
+    try:
+        from cryptography import x509
+
+        certificates = x509.load_pem_x509_certificates(data)
+    except ValueError:
+        certificates = []
+    if not certificates:
+        raise ConfigError(f"{setting}: {path} holds no PEM certificate (expected -----BEGIN CERTIFICATE----- blocks)")
+    return data
+
+
+def trust_bundle(extra_ca: str | Path | None, setting: str = "RCAUDIT_CA_BUNDLE") -> str:
+    """A CA bundle path: the public roots plus `extra_ca` when given.
+
+    The merged file is written fresh by this process (O_EXCL, mode 600) in a private mkdtemp directory:
+    a predictable shared name could be pre-created by another local user with a CA of their choosing.
+    """
     roots = Path(certifi.where())
     if not extra_ca:
         return str(roots)
-    extra = Path(extra_ca).read_bytes()
-    digest = hashlib.sha256(extra).hexdigest()[:16]
-    merged = Path(tempfile.gettempdir()) / f"rcaudit-ca-{digest}.pem"
-    if not merged.exists():
-        partial = merged.with_suffix(f".{threading.get_ident()}.tmp")
-        partial.write_bytes(roots.read_bytes() + b"\n" + extra)
-        partial.replace(merged)
-    return str(merged)
+    extra = _read_ca(extra_ca, setting)
+    digest = hashlib.sha256(extra).digest()
+    with _bundles_lock:
+        known = _bundles.get(digest)
+        if known is not None and Path(known).is_file():
+            return known
+        merged = _private_dir() / f"bundle-{len(_bundles)}-{digest.hex()[:16]}.pem"
+        fd = os.open(merged, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(roots.read_bytes() + b"\n" + extra)
+        _bundles[digest] = str(merged)
+        return str(merged)
 
 
 # --- time -------------------------------------------------------------------------------------------
