@@ -129,17 +129,21 @@ class SystemClock:
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How long one request may keep retrying. `max_total` caps the seconds spent waiting between tries."""
+    """How long one request may keep retrying: `max_total` seconds (RCAUDIT_RETRY_MAX_SECONDS, default 300).
+
+    The budget is time, not tries: a 429 storm with a short `Retry-After` is waited out for as long as
+    the budget allows. `max_attempts` is an optional extra cap (None: none), for a quick connection test.
+    """
 
     max_total: float = 300.0
-    max_attempts: int = 10
+    max_attempts: int | None = None
     backoff: float = 0.5  # first backoff; doubles each attempt, with jitter
     max_backoff: float = 30.0
     rc_retry_after: float = 30.0  # RingCentral's advice when a 429 carries no Retry-After
 
     def backoff_for(self, attempt: int, rng: random.Random) -> float:
         """Exponential backoff with "equal jitter": half fixed, half random, so retries do not align."""
-        ceiling = min(self.max_backoff, self.backoff * 2 ** (attempt - 1))
+        ceiling = min(self.max_backoff, self.backoff * 2 ** min(attempt - 1, 60))
         return ceiling / 2 + rng.uniform(0, ceiling / 2)
 
 
@@ -278,6 +282,7 @@ def redact_url(url: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(query, safe="$(),'= ", quote_via=quote)))
 
 
+# --- where requests may go -------------------------------------------------------------------------
 class _RefusePlainHttp(HTTPAdapter):
     """Mounted on `http://` so nothing can ever be sent in clear text, even by code that skips `request()`."""
 
@@ -340,7 +345,8 @@ class _Session(requests.Session):
             log.debug("%s %s -> %s in %.3f s (%s, attempt %d)", method_s,
                       redact_url(answer.url if answer is not None else url_s), outcome, received - sent, label, attempt)
             retryable = wait is not None and (retry == "all" or (retry == "throttled" and status == 429))
-            over = attempt >= policy.max_attempts or clock.now() - started + (wait or 0) > policy.max_total
+            capped = policy.max_attempts is not None and attempt >= policy.max_attempts
+            over = capped or clock.now() - started + (wait or 0) > policy.max_total
             if not retryable or over:
                 if retryable:
                     log.warning("%s %s: giving up after %d attempts in %.1f s (last: %s)", method_s,
@@ -372,6 +378,8 @@ class _Session(requests.Session):
             rc = ringcentral or "X-Rate-Limit-Limit" in answer.headers
             if retry_after is None:
                 retry_after = policy.rc_retry_after if rc else policy.backoff_for(attempt, self._rng)
+            elif retry_after <= 0:  # "retry now" is no advice: back off, never loop tightly
+                retry_after = policy.backoff_for(attempt, self._rng)
             if group is not None:
                 self.pacer.penalise(group, retry_after, received)
             return retry_after

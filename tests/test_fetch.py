@@ -288,3 +288,13 @@ def test_a_window_someone_else_exhausted_costs_exactly_one_429(sandbox: Sandbox)
             assert other.get(f"{sandbox.scim_url}/Schemas", headers={"Authorization": f"Bearer {token}"}).ok
     assert len(scim.users()) == len(sandbox.state.scim_users)
     assert stats_of(scim.session).throttled["scim"] == 1, "the retry waited out the penalty instead of restarting it"
+
+
+@pytest.mark.parametrize("pattern", [r"/deletedItems", r"/auditLogs/provisioning", r"/transitiveMembers",
+                                     r"/synchronization/jobs$"])
+def test_an_exhausted_429_on_an_optional_read_raises_and_is_never_unreadable(sandbox: Sandbox, pattern: str) -> None:
+    sandbox.faults.add("respond", service="graph", path=pattern, status=429, headers={"Retry-After": "0.02"},
+                       body={"error": {"code": "TooManyRequests", "message": "slow down"}})
+    with pytest.raises(RateLimited, match="still throttled"):
+        fetch(sandbox, retry=RetryPolicy(max_total=0.2, backoff=0.01))
+    assert seen(sandbox.graph_server, pattern) >= 5, "retried for the whole budget, not a fixed number of tries"
