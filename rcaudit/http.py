@@ -2,12 +2,14 @@
 
 `trust_env=False` is not optional: machines (this one included) set REQUESTS_CA_BUNDLE, which would
 silently override `verify`. TLS verification always stays on; an extra CA (the sandbox's) is added to
-the public roots, never substituted for verification.
+the public roots, never substituted for verification. HTTPS only: `http://` is mounted on an adapter
+that refuses, and every request's URL is checked first (a `ConfigError`), redirects included.
 
 Retries: 429/500/502/503/504 and connection errors, with exponential backoff and jitter, `Retry-After`
-read as a float (RingCentral: at least 30 s when a 429 has none), all within a cap on the time spent
-waiting (`RetryPolicy.max_total`). When the budget is spent the last answer is returned (or the last
-connection error raised) and the client turns it into a typed error.
+read as a float (RingCentral: at least 30 s when a 429 has none), for as long as the time budget
+allows (`RetryPolicy.max_total`, RCAUDIT_RETRY_MAX_SECONDS): a wait that would pass it is not started.
+When the budget is spent the last answer is returned (or the last connection error raised) and the
+client turns it into a typed error (a 429: `RateLimited`).
 
 Pacing: RingCentral tells its limits in `X-Rate-Limit-Limit/-Remaining/-Window`; a request inside a
 penalty restarts the penalty, so reacting to 429s is not enough. The `Pacer` keeps, per host and rate

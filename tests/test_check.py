@@ -123,3 +123,11 @@ def test_a_key_file_that_is_not_a_private_key_is_exit_2_naming_the_setting(
     if problem == "certificate":
         assert "holds a certificate, not a private key" in out
     assert not [p for m, p in sandbox.graph_server.requests_seen if p.endswith("/token")], "nothing was signed"
+
+
+def test_a_users_page_without_total_results_fails_the_check(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """The audit would refuse that list (issue 10, point 2): the connection test says so first."""
+    sandbox.faults.add("omit_total", service="rc", path=r"^/scim/v2/Users$")
+    code, out = run(monkeypatch, capsys, sandbox.env())
+    assert code == 2 and lines(out)["users page"] == "failed" and "totalResults is absent" in out
