@@ -281,7 +281,8 @@ class ScimClient:
         except _Unproven as exc:
             raise FetchError(f"SCIM GET /Users: {exc}", endpoint="GET /Users") from None
 
-    def users(self, count: int | None = None, *, on_page: OnCount | None = None) -> list[dict[str, Any]]:
+    def users(self, count: int | None = None, *, on_page: OnCount | None = None,
+              notes: list[str] | None = None) -> list[dict[str, Any]]:
         """Every user, as served, once the list is proven complete (see `_Walk`).
 
         A walk that cannot be proven is discarded and the list walked again, at most `REWALKS` times; then
@@ -302,6 +303,9 @@ class ScimClient:
                 previous = None
                 continue
             if not walk.needs_confirmation or (previous is not None and _ids(previous) == _ids(users)):
+                if problems and notes is not None:
+                    notes.append(f"SCIM user list read {len(problems) + 1} times to prove it complete: "
+                                 + "; ".join(problems))
                 return users
             problems.append(walk.needs_confirmation)
             previous = users
@@ -338,9 +342,10 @@ class ScimClient:
         `PROBES` users are read one by one to tell; if any of them has it, every user is read that way
         (`on_details(how many)` gives the callback that counts them).
         """
-        users = self.users(count, on_page=on_page)
+        notes: list[str] = []
+        users = self.users(count, on_page=on_page, notes=notes)
         absent = [k for k in dict.fromkeys(audited_keys) if not any(k in u for u in users)]
-        result = ScimUsers(users)
+        result = ScimUsers(users, notes=notes)
         if not absent or not users:
             return result
         details: dict[str, dict[str, Any]] = {}

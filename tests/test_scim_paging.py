@@ -127,3 +127,5 @@ def test_the_audit_fetch_never_holds_a_partial_list(sandbox: Sandbox) -> None:
     snap = fetch_snapshot(Settings.from_env(sandbox.env()), source="sandbox", progress=False, interactive=False,
                           retry=FAST)
     assert ids(snap.scim_users) == ids(sandbox.state.scim_users)
+    assert any(n.startswith("SCIM user list read 2 times to prove it complete: page at startIndex 10") for n in
+               snap.notes), snap.notes
