@@ -30,8 +30,9 @@ from urllib.parse import urlsplit
 
 import msal
 import requests
+from cryptography.exceptions import UnsupportedAlgorithm
 
-from .config import Settings
+from .config import Settings, describe_origin, origin
 from .errors import AuthError
 from .http import make_session
 
@@ -107,9 +108,40 @@ def show_message(message: str) -> None:
 # --- Graph credential ------------------------------------------------------------------------------
 def _read(path: str, setting: str) -> str:
     try:
-        return Path(path).expanduser().read_text()
+        return Path(path).expanduser().read_text(encoding="utf-8")
     except OSError as exc:
         raise AuthError(f"{setting}: cannot read {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise AuthError(f"{setting}: {path} is not a PEM text file") from None
+
+
+def _private_key_pem(path: str) -> str:
+    """RCAUDIT_CLIENT_KEY's text, checked to be an unencrypted PEM private key (MSAL's own error names nothing)."""
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    text = _read(path, "RCAUDIT_CLIENT_KEY")
+    try:
+        load_pem_private_key(text.encode(), password=None)
+    except TypeError:
+        raise AuthError(f"RCAUDIT_CLIENT_KEY: {path} is an encrypted private key: give an unencrypted PEM key, or a "
+                        "PFX with its password (RCAUDIT_CLIENT_PFX, RCAUDIT_CLIENT_PFX_PASSWORD)") from None
+    except (ValueError, UnsupportedAlgorithm):
+        what = "a certificate, not a private key" if "CERTIFICATE-----" in text else "no PEM private key"
+        raise AuthError(f"RCAUDIT_CLIENT_KEY: {path} holds {what} (expected -----BEGIN PRIVATE KEY-----)") from None
+    return text
+
+
+def _certificate_pem(path: str) -> str:
+    """RCAUDIT_CLIENT_CERT's text, checked to hold a PEM certificate."""
+    from cryptography import x509
+
+    text = _read(path, "RCAUDIT_CLIENT_CERT")
+    try:
+        x509.load_pem_x509_certificates(text.encode())
+    except ValueError:
+        raise AuthError(f"RCAUDIT_CLIENT_CERT: {path} holds no PEM certificate "
+                        "(expected -----BEGIN CERTIFICATE-----)") from None
+    return text
 
 
 def credential_kind(settings: Settings) -> str:
@@ -131,8 +163,8 @@ def graph_credential(settings: Settings) -> str | dict[str, Any]:
         return settings.client_secret
     if settings.client_cert and settings.client_key:
         return {
-            "private_key": _read(settings.client_key, "RCAUDIT_CLIENT_KEY"),
-            "public_certificate": _read(settings.client_cert, "RCAUDIT_CLIENT_CERT"),
+            "private_key": _private_key_pem(settings.client_key),
+            "public_certificate": _certificate_pem(settings.client_cert),
         }
     if settings.client_pfx:
         from cryptography.hazmat.primitives.serialization import pkcs12
@@ -374,6 +406,21 @@ class RingCentralToken:
         if self.static:
             return "token:" + hashlib.sha256(str(self._settings.scim_token).encode()).hexdigest()[:16]
         return f"app:{self._settings.rc_client_id}"
+
+    @property
+    def issued_for(self) -> str:
+        """The server this bearer may be sent to: RCAUDIT_RC_SERVER's for a JWT grant (it issued the token),
+        RCAUDIT_SCIM_URL's for a static token."""
+        return self._settings.scim_url if self.static else self._settings.rc_server
+
+    def for_url(self, url: str) -> str:
+        """The bearer for a request to `url`, refused (AuthError) for any other server than it was issued for."""
+        if origin(url) != origin(self.issued_for):
+            setting = "RCAUDIT_SCIM_URL" if self.static else "RCAUDIT_RC_SERVER"
+            raise AuthError(f"refusing to send the RingCentral token to {describe_origin(url)}: it is for "
+                            f"{describe_origin(self.issued_for)} ({setting}); RCAUDIT_SCIM_URL and "
+                            "RCAUDIT_RC_SERVER must name the same server")
+        return self.get()
 
     def get(self) -> str:
         with self._lock:

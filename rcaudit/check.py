@@ -66,6 +66,15 @@ def _readable(first_page: list[dict[str, Any]]) -> str:
     return "readable" if first_page else "readable (empty)"
 
 
+def _users_page(scim: ScimClient) -> str:
+    """The first page of users; without an integer `totalResults` no user list could be proven complete."""
+    total = scim.get("/Users", {"startIndex": 1, "count": 1}).get("totalResults")
+    if isinstance(total, bool) or not isinstance(total, int):
+        raise FetchError(f"SCIM GET /Users: totalResults is {'absent' if total is None else repr(total)}: the audit "
+                         "could not prove a user list complete", endpoint="GET /Users", status=200)
+    return f"{total} users"
+
+
 def run_checks(settings: Settings, *, interactive: bool | None = None, session: requests.Session | None = None,
                report: Callable[[Check], None] | None = None) -> list[Check]:
     """Each check in order, each also given to `report` as soon as it is done; a missing setting is a
@@ -158,6 +167,5 @@ def run_checks(settings: Settings, *, interactive: bool | None = None, session: 
             add(Check("SCIM reads", "skipped", "RingCentral is unreachable"))
         else:
             check("Schemas", lambda: f"{len(scim.schemas())} schema(s)")
-            first_page = {"startIndex": 1, "count": 1}
-            check("users page", lambda: f"{scim.get('/Users', first_page).get('totalResults')} users")
+            check("users page", lambda: _users_page(scim))
     return checks

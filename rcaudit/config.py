@@ -6,14 +6,45 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from .errors import ConfigError
+
+# Settings that name a server rcaudit sends credentials to: HTTPS only (DESIGN.md "HTTP").
+URL_SETTINGS = (("authority", "RCAUDIT_AUTHORITY"), ("graph_url", "RCAUDIT_GRAPH_URL"),
+                ("scim_url", "RCAUDIT_SCIM_URL"), ("rc_server", "RCAUDIT_RC_SERVER"))
 
 DEFAULT_AUTHORITY = "https://login.microsoftonline.com"
 DEFAULT_GRAPH_URL = "https://graph.microsoft.com/v1.0"
 DEFAULT_SCIM_URL = "https://platform.ringcentral.com/scim/v2"
 DEFAULT_RC_SERVER = "https://platform.ringcentral.com"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) of a URL, the port made explicit: what "the same server" means for a token."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").lower(), port if port is not None else {"https": 443, "http": 80}.get(scheme)
+
+
+def describe_origin(url: str) -> str:
+    """`scheme://host:port` of a URL, for messages (never its path or query, which may carry tokens)."""
+    scheme, host, port = origin(url)
+    return f"{scheme}://{host}:{port}" if port is not None else f"{scheme}://{host}"
+
+
+def require_https(url: str, setting: str | None = None) -> None:
+    """Refuse anything but an https URL with a host: credentials never travel in clear text."""
+    scheme, host, _ = origin(url)
+    if scheme != "https" or not host:
+        where = f"{setting}: " if setting else ""
+        raise ConfigError(f"{where}refusing {describe_origin(url) if host else repr(url.split('?')[0])}: rcaudit only "
+                          "talks HTTPS (credentials must never travel in clear text)")
 
 
 def _get(env: Mapping[str, str], name: str) -> str | None:
@@ -59,6 +90,13 @@ class Settings:
     rc_client_secret: str | None = field(default=None, repr=False)
     rc_jwt: str | None = field(default=None, repr=False)
     pii_key: str | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        """Refuse a service URL that is not https://host: a token or secret must never go in clear text."""
+        for attribute, setting in URL_SETTINGS:
+            require_https(str(getattr(self, attribute)), setting)
+        if self.ca_bundle is not None and not Path(self.ca_bundle).expanduser().is_file():
+            raise ConfigError(f"RCAUDIT_CA_BUNDLE: no such file: {self.ca_bundle}")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

@@ -1,5 +1,8 @@
 """Microsoft Graph v1.0 reads: only what the audit needs, following `@odata.nextLink` verbatim.
 
+The Graph token goes only to RCAUDIT_GRAPH_URL's server, and a nextLink is followed only to the scheme,
+host and port of the request that returned it (a link elsewhere is a `FetchError`, never a partial list).
+
 Every read names the application permission it needs, so a 403 becomes a `PermissionDenied` that says
 what to grant; the snapshot decides which reads are optional. A 401 drops the cached token, acquires a
 new one and retries once; a second 401 is an `AuthError`.
@@ -15,7 +18,7 @@ from urllib.parse import urlsplit
 import requests
 
 from .auth import GraphAuth
-from .config import Settings
+from .config import Settings, describe_origin, origin
 from .errors import AuthError, FetchError, PermissionDenied, RateLimited
 
 # Application permissions per read (the least privileged that works; Directory.Read.All also covers most).
@@ -62,9 +65,13 @@ class GraphClient:
 
     def get(self, path_or_url: str, params: dict[str, str] | None = None, *, permission: str = "") -> dict[str, Any]:
         """One GET (retries, pacing and counting are the session's); errors say what failed and how to fix it."""
-        absolute = path_or_url.startswith(("https://", "http://"))
+        absolute = "://" in path_or_url.split("?")[0]
         url = path_or_url if absolute else f"{self.settings.graph_url}{path_or_url}"
         endpoint = self._endpoint(url)
+        if origin(url) != origin(self.settings.graph_url):  # the Graph token is for RCAUDIT_GRAPH_URL's host only
+            raise FetchError(f"Graph {endpoint}: refusing to send the Graph token to {describe_origin(url)}, which is "
+                             f"not RCAUDIT_GRAPH_URL's server ({describe_origin(self.settings.graph_url)})",
+                             endpoint=endpoint)
         for attempt in (1, 2):
             token = self.auth.token()
             try:
@@ -114,13 +121,21 @@ class GraphClient:
     def pages(self, path: str, params: dict[str, str] | None = None, *,
               permission: str = "") -> Iterator[list[dict[str, Any]]]:
         """Each page's `value`; `@odata.nextLink` is followed exactly as Graph wrote it."""
-        page = self.get(path, params, permission=permission)
+        url = path if "://" in path.split("?")[0] else f"{self.settings.graph_url}{path}"
+        page = self.get(url, params, permission=permission)
         while True:
             yield list(page.get("value", []))
             next_link = page.get("@odata.nextLink")
             if not next_link:
                 return
-            page = self.get(str(next_link), permission=permission)
+            next_link = str(next_link)
+            if origin(next_link) != origin(url):
+                endpoint = self._endpoint(url)
+                raise FetchError(f"Graph {endpoint}: @odata.nextLink points at {describe_origin(next_link)}, "
+                                 f"not at the server that answered ({describe_origin(url)}): refused, the Graph token "
+                                 "is not sent there and the list is not read further", endpoint=endpoint)
+            url = next_link
+            page = self.get(url, permission=permission)
 
     def collect(self, path: str, params: dict[str, str] | None = None, *, permission: str = "",
                 on_page: OnPage | None = None) -> list[dict[str, Any]]:

@@ -2,12 +2,14 @@
 
 `trust_env=False` is not optional: machines (this one included) set REQUESTS_CA_BUNDLE, which would
 silently override `verify`. TLS verification always stays on; an extra CA (the sandbox's) is added to
-the public roots, never substituted for verification.
+the public roots, never substituted for verification. HTTPS only: `http://` is mounted on an adapter
+that refuses, and every request's URL is checked first (a `ConfigError`), redirects included.
 
 Retries: 429/500/502/503/504 and connection errors, with exponential backoff and jitter, `Retry-After`
-read as a float (RingCentral: at least 30 s when a 429 has none), all within a cap on the time spent
-waiting (`RetryPolicy.max_total`). When the budget is spent the last answer is returned (or the last
-connection error raised) and the client turns it into a typed error.
+read as a float (RingCentral: at least 30 s when a 429 has none), for as long as the time budget
+allows (`RetryPolicy.max_total`, RCAUDIT_RETRY_MAX_SECONDS): a wait that would pass it is not started.
+When the budget is spent the last answer is returned (or the last connection error raised) and the
+client turns it into a typed error (a 429: `RateLimited`).
 
 Pacing: RingCentral tells its limits in `X-Rate-Limit-Limit/-Remaining/-Window`; a request inside a
 penalty restarts the penalty, so reacting to 429s is not enough. The `Pacer` keeps, per host and rate
@@ -20,11 +22,14 @@ headers, bodies, or credential-like query values.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import email.utils
 import hashlib
 import logging
+import os
 import random
+import shutil
 import tempfile
 import threading
 import time
@@ -40,7 +45,8 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from . import __version__
-from .errors import REDACTED, SENSITIVE_FIELD
+from .config import require_https
+from .errors import REDACTED, SENSITIVE_FIELD, ConfigError
 
 DEFAULT_TIMEOUT = (10.0, 60.0)  # connect, read (seconds)
 USER_AGENT = f"rcaudit/{__version__}"
@@ -50,19 +56,59 @@ NOTICEABLE_WAIT = 5.0  # pacing waits at least this long are logged as warnings:
 log = logging.getLogger("rcaudit.http")
 
 
-def trust_bundle(extra_ca: str | Path | None) -> str:
-    """A CA bundle path: the public roots plus `extra_ca` when given (written once, keyed by content)."""
+_bundles: dict[bytes, str] = {}  # content digest -> merged bundle this process wrote
+_bundles_lock = threading.Lock()
+_bundle_dir: Path | None = None
+
+
+def _private_dir() -> Path:
+    """A directory only this user can write (mkdtemp: mode 700, a fresh name), removed at exit."""
+    global _bundle_dir
+    if _bundle_dir is None or not _bundle_dir.is_dir():
+        _bundle_dir = Path(tempfile.mkdtemp(prefix="rcaudit-ca-"))
+        atexit.register(shutil.rmtree, _bundle_dir, True)
+    return _bundle_dir
+
+
+def _read_ca(extra_ca: str | Path, setting: str) -> bytes:
+    """The extra CA's PEM bytes; a missing, unreadable or non-PEM file is a ConfigError naming `setting`."""
+    path = Path(extra_ca).expanduser()
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{setting}: cannot read the CA bundle {path}: {exc.strerror or exc}") from None
+    try:
+        from cryptography import x509
+
+        certificates = x509.load_pem_x509_certificates(data)
+    except ValueError:
+        certificates = []
+    if not certificates:
+        raise ConfigError(f"{setting}: {path} holds no PEM certificate (expected -----BEGIN CERTIFICATE----- blocks)")
+    return data
+
+
+def trust_bundle(extra_ca: str | Path | None, setting: str = "RCAUDIT_CA_BUNDLE") -> str:
+    """A CA bundle path: the public roots plus `extra_ca` when given.
+
+    The merged file is written fresh by this process (O_EXCL, mode 600) in a private mkdtemp directory:
+    a predictable shared name could be pre-created by another local user with a CA of their choosing.
+    """
     roots = Path(certifi.where())
     if not extra_ca:
         return str(roots)
-    extra = Path(extra_ca).read_bytes()
-    digest = hashlib.sha256(extra).hexdigest()[:16]
-    merged = Path(tempfile.gettempdir()) / f"rcaudit-ca-{digest}.pem"
-    if not merged.exists():
-        partial = merged.with_suffix(f".{threading.get_ident()}.tmp")
-        partial.write_bytes(roots.read_bytes() + b"\n" + extra)
-        partial.replace(merged)
-    return str(merged)
+    extra = _read_ca(extra_ca, setting)
+    digest = hashlib.sha256(extra).digest()
+    with _bundles_lock:
+        known = _bundles.get(digest)
+        if known is not None and Path(known).is_file():
+            return known
+        merged = _private_dir() / f"bundle-{len(_bundles)}-{digest.hex()[:16]}.pem"
+        fd = os.open(merged, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(roots.read_bytes() + b"\n" + extra)
+        _bundles[digest] = str(merged)
+        return str(merged)
 
 
 # --- time -------------------------------------------------------------------------------------------
@@ -85,17 +131,21 @@ class SystemClock:
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How long one request may keep retrying. `max_total` caps the seconds spent waiting between tries."""
+    """How long one request may keep retrying: `max_total` seconds (RCAUDIT_RETRY_MAX_SECONDS, default 300).
+
+    The budget is time, not tries: a 429 storm with a short `Retry-After` is waited out for as long as
+    the budget allows. `max_attempts` is an optional extra cap (None: none), for a quick connection test.
+    """
 
     max_total: float = 300.0
-    max_attempts: int = 10
+    max_attempts: int | None = None
     backoff: float = 0.5  # first backoff; doubles each attempt, with jitter
     max_backoff: float = 30.0
     rc_retry_after: float = 30.0  # RingCentral's advice when a 429 carries no Retry-After
 
     def backoff_for(self, attempt: int, rng: random.Random) -> float:
         """Exponential backoff with "equal jitter": half fixed, half random, so retries do not align."""
-        ceiling = min(self.max_backoff, self.backoff * 2 ** (attempt - 1))
+        ceiling = min(self.max_backoff, self.backoff * 2 ** min(attempt - 1, 60))
         return ceiling / 2 + rng.uniform(0, ceiling / 2)
 
 
@@ -234,6 +284,15 @@ def redact_url(url: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(query, safe="$(),'= ", quote_via=quote)))
 
 
+# --- where requests may go -------------------------------------------------------------------------
+class _RefusePlainHttp(HTTPAdapter):
+    """Mounted on `http://` so nothing can ever be sent in clear text, even by code that skips `request()`."""
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
+        require_https(str(request.url))
+        raise AssertionError("unreachable")
+
+
 # --- the session ------------------------------------------------------------------------------------
 class _Session(requests.Session):
     """A session with a default timeout, retries, pacing, counts and redacted logs.
@@ -263,6 +322,7 @@ class _Session(requests.Session):
         method_s = method.decode() if isinstance(method, bytes) else str(method)
         url_s = url.decode() if isinstance(url, bytes) else str(url)
         label = service or self.default_service
+        require_https(url_s)
         host = urlsplit(url_s).netloc
         policy, clock = self.retry_policy, self.clock
         started = clock.now()
@@ -287,7 +347,8 @@ class _Session(requests.Session):
             log.debug("%s %s -> %s in %.3f s (%s, attempt %d)", method_s,
                       redact_url(answer.url if answer is not None else url_s), outcome, received - sent, label, attempt)
             retryable = wait is not None and (retry == "all" or (retry == "throttled" and status == 429))
-            over = attempt >= policy.max_attempts or clock.now() - started + (wait or 0) > policy.max_total
+            capped = policy.max_attempts is not None and attempt >= policy.max_attempts
+            over = capped or clock.now() - started + (wait or 0) > policy.max_total
             if not retryable or over:
                 if retryable:
                     log.warning("%s %s: giving up after %d attempts in %.1f s (last: %s)", method_s,
@@ -319,6 +380,8 @@ class _Session(requests.Session):
             rc = ringcentral or "X-Rate-Limit-Limit" in answer.headers
             if retry_after is None:
                 retry_after = policy.rc_retry_after if rc else policy.backoff_for(attempt, self._rng)
+            elif retry_after <= 0:  # "retry now" is no advice: back off, never loop tightly
+                retry_after = policy.backoff_for(attempt, self._rng)
             if group is not None:
                 self.pacer.penalise(group, retry_after, received)
             return retry_after
@@ -339,7 +402,7 @@ def make_session(ca_bundle: str | Path | None = None, timeout: tuple[float, floa
     session.headers["User-Agent"] = USER_AGENT
     adapter = HTTPAdapter(pool_connections=2, pool_maxsize=pool_size)
     session.mount("https://", adapter)
-    session.mount("http://", adapter)
+    session.mount("http://", _RefusePlainHttp())
     return session
 
 

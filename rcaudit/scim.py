@@ -1,7 +1,8 @@
 """RingCentral SCIM 2.0: discovery, every user, one user, PATCH; both of RingCentral's error shapes.
 
-Paging is 1-based `startIndex`, advancing by what actually came back (users may appear or vanish
-mid-walk), de-duplicated by `id`, with the largest page the server allows (`filter.maxResults`).
+Paging is 1-based `startIndex` with the largest page the server allows (`filter.maxResults`), in
+overlapping pages so a walk is proven complete or walked again (users may appear or vanish mid-walk:
+see `_Walk`); never a partial list.
 RingCentral's current list schema may leave `phoneNumbers` and `addresses` out of list answers; when
 an audited attribute is missing that way, the users are read one by one (paced by the session).
 """
@@ -24,7 +25,103 @@ PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 LIGHT, HEAVY = "light", "heavy"  # RingCentral's rate groups for reads and writes
 DEFAULT_PAGE = 100
 PROBES = 5  # users read one by one to tell "the list omits X" from "nobody has X"
+REWALKS = 2  # a user list that cannot be proven complete is walked again at most this often
+MAX_OVERLAP = 10
 OnCount = Callable[[int], None]
+
+
+def overlap(count: int) -> int:
+    """Users each page repeats from the previous one: min(10, count/10), at least 1 when a page holds 2 or more
+    (a page of 1 cannot overlap: such walks are confirmed by a second identical walk instead)."""
+    return 0 if count < 2 else max(1, min(MAX_OVERLAP, count // 10))
+
+
+def _ids(users: list[dict[str, Any]]) -> list[str]:
+    return [str(u.get("id")) for u in users]
+
+
+class _Unproven(Exception):
+    """One walk of the user list cannot be proven complete: it is discarded."""
+
+
+class _Walk:
+    """One walk of `/Users` in overlapping pages, proven complete or refused.
+
+    Page n+1 starts `k` positions before the end of page n, and its first `k` ids must be page n's last
+    `k`: a user deleted or added before the current position shifts every later position, which breaks
+    the overlap even when additions and deletions cancel out in `totalResults`. `totalResults` must be an
+    integer on every page and never change; an empty page before the end, a page that runs past the
+    total or an id repeated outside the overlap all discard the walk (`_Unproven`). A walk whose pages
+    cannot overlap (pages of 1), or that served an id twice, only counts once a second walk served the
+    very same list (`needs_confirmation` says why).
+    """
+
+    def __init__(self, client: ScimClient, count: int, on_page: OnCount | None = None) -> None:
+        self.client, self.count, self.on_page = client, max(1, count), on_page
+        self.k = overlap(self.count)
+        self.start = 1
+        self.expected: int | None = None
+        self.users: list[dict[str, Any]] = []
+        self.seen: set[str] = set()
+        self.needs_confirmation = "" if self.k else "pages of 1 cannot overlap: confirmed by a second walk"
+        self.done = False
+
+    @property
+    def received(self) -> int:
+        return len(self.users)
+
+    def run(self) -> list[dict[str, Any]]:
+        while self.next_page() is not None:
+            pass
+        return self.users
+
+    def _page(self) -> tuple[list[dict[str, Any]], int]:
+        """One page's resources and its `totalResults`, checked for shape."""
+        page = self.client.get("/Users", {"startIndex": self.start, "count": self.count})
+        total, resources = page.get("totalResults"), page.get("Resources", [])
+        where = f"page at startIndex {self.start}"
+        if isinstance(total, bool) or not isinstance(total, int) or total < 0:
+            raise _Unproven(f"{where}: totalResults is {'absent' if total is None else repr(total)}, not a count")
+        if not isinstance(resources, list) or not all(isinstance(r, dict) for r in resources):
+            raise _Unproven(f"{where}: Resources is not a list of user objects")
+        if self.expected is not None and total != self.expected:
+            raise _Unproven(f"{where}: totalResults changed from {self.expected} to {total} during the walk")
+        return resources, total
+
+    def next_page(self) -> list[dict[str, Any]] | None:
+        """Read, check and take in the next page (None when the walk is complete)."""
+        if self.done:
+            return None
+        resources, total = self._page()
+        where = f"page at startIndex {self.start}"
+        first = self.expected is None
+        self.expected = total
+        repeat = 0 if first else self.k
+        if [str(r.get("id")) for r in resources[:repeat]] != _ids(self.users[len(self.users) - repeat:]):
+            raise _Unproven(f"{where}: its first {repeat} ids are not the previous page's last {repeat} (users were "
+                            "added or deleted during the walk)")
+        fresh = resources[repeat:]
+        if not fresh and len(self.users) < total:
+            raise _Unproven(f"{where}: no users although totalResults says {total} and {len(self.users)} were read")
+        if len(self.users) + len(fresh) > total:
+            raise _Unproven(f"{where}: more users than totalResults ({total})")
+        for user in fresh:
+            user_id = str(user.get("id"))
+            if user_id in self.seen and not self.needs_confirmation:
+                self.needs_confirmation = f"id {user_id} was served twice: confirmed by a second walk"
+            self.seen.add(user_id)
+        self.users.extend(fresh)
+        if first and len(resources) < self.count and len(resources) < total:
+            self.count, self.k = len(resources), overlap(len(resources))  # the server's real page size
+            if not self.k and not self.needs_confirmation:
+                self.needs_confirmation = "pages of 1 cannot overlap: confirmed by a second walk"
+        if self.on_page:
+            self.on_page(len(fresh))
+        if len(self.users) >= total:
+            self.done = True
+        else:
+            self.start = len(self.users) + 1 - self.k
+        return fresh
 
 
 # --- errors ---------------------------------------------------------------------------------------
@@ -105,7 +202,7 @@ class ScimClient:
         if body is not None:
             headers["Content-Type"] = "application/scim+json"
         for attempt in (1, 2):
-            headers["Authorization"] = f"Bearer {self.token.get()}"
+            headers["Authorization"] = f"Bearer {self.token.for_url(url)}"
             try:
                 answer = self.session.request(  # type: ignore[call-arg]
                     method, url, params=params, json=body, headers=headers, service="scim", rate_group=rate_group,
@@ -175,31 +272,47 @@ class ScimClient:
 
     # --- users --------------------------------------------------------------------------------------
     def pages(self, count: int) -> Iterator[list[dict[str, Any]]]:
-        """Each page of `/Users`, until an empty page or past `totalResults`."""
-        start = 1
-        while True:
-            page = self.get("/Users", {"startIndex": start, "count": count})
-            resources = [r for r in page.get("Resources") or [] if isinstance(r, dict)]
-            yield resources
-            start += len(resources)
-            try:
-                total = int(page.get("totalResults", 0))
-            except (TypeError, ValueError):
-                total = 0
-            if not resources or start > total:
-                return
+        """The new users of each page of one checked walk of `/Users` (a walk that breaks is a FetchError;
+        `users` walks again instead, and confirms what one walk cannot prove)."""
+        walk = _Walk(self, count)
+        try:
+            while (page := walk.next_page()) is not None:
+                yield page
+        except _Unproven as exc:
+            raise FetchError(f"SCIM GET /Users: {exc}", endpoint="GET /Users") from None
 
-    def users(self, count: int | None = None, *, on_page: OnCount | None = None) -> list[dict[str, Any]]:
-        """Every user once (first sighting of an id wins)."""
+    def users(self, count: int | None = None, *, on_page: OnCount | None = None,
+              notes: list[str] | None = None) -> list[dict[str, Any]]:
+        """Every user, as served, once the list is proven complete (see `_Walk`).
+
+        A walk that cannot be proven is discarded and the list walked again, at most `REWALKS` times; then
+        a `FetchError` with the expected and received counts. An id served twice is kept twice (the snapshot
+        holds what the service served) but only once two walks served the very same list.
+        """
         if count is None:
             count = self.page_size(self.service_provider_config())
-        seen: dict[str, dict[str, Any]] = {}
-        for resources in self.pages(count):
-            for user in resources:
-                seen.setdefault(str(user.get("id")), user)
-            if on_page:
-                on_page(len(resources))
-        return list(seen.values())
+        previous: list[dict[str, Any]] | None = None
+        problems: list[str] = []
+        walk: _Walk | None = None
+        for _ in range(1 + REWALKS):
+            walk = _Walk(self, count, on_page)
+            try:
+                users = walk.run()
+            except _Unproven as exc:
+                problems.append(str(exc))
+                previous = None
+                continue
+            if not walk.needs_confirmation or (previous is not None and _ids(previous) == _ids(users)):
+                if problems and notes is not None:
+                    notes.append(f"SCIM user list read {len(problems) + 1} times to prove it complete: "
+                                 + "; ".join(problems))
+                return users
+            problems.append(walk.needs_confirmation)
+            previous = users
+        assert walk is not None
+        raise FetchError(f"SCIM GET /Users: the user list could not be proven complete in {1 + REWALKS} walks: "
+                         f"expected {walk.expected if walk.expected is not None else 'an unknown number of'} users "
+                         f"(totalResults), received {walk.received}; {'; '.join(problems)}", endpoint="GET /Users")
 
     def get_user(self, user_id: str) -> dict[str, Any]:
         return self.get(f"/Users/{quote(str(user_id), safe='')}")
@@ -229,9 +342,10 @@ class ScimClient:
         `PROBES` users are read one by one to tell; if any of them has it, every user is read that way
         (`on_details(how many)` gives the callback that counts them).
         """
-        users = self.users(count, on_page=on_page)
+        notes: list[str] = []
+        users = self.users(count, on_page=on_page, notes=notes)
         absent = [k for k in dict.fromkeys(audited_keys) if not any(k in u for u in users)]
-        result = ScimUsers(users)
+        result = ScimUsers(users, notes=notes)
         if not absent or not users:
             return result
         details: dict[str, dict[str, Any]] = {}

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import ConfigError, FetchError, MappingError, PermissionDenied, RcauditError
+from .errors import ConfigError, FetchError, MappingError, PermissionDenied, RateLimited, RcauditError
 
 if TYPE_CHECKING:
     import requests
@@ -180,7 +180,11 @@ def _pick_job(jobs: list[dict[str, Any]], notes: list[str]) -> dict[str, Any] | 
 
 
 class _Unreadable:
-    """Collects optional reads refused with a 403 (or absent: 404) as `unreadable` [{what, reason}]."""
+    """Collects optional reads refused with a 403 (or absent: 404) as `unreadable` [{what, reason}].
+
+    Only those: throttling beyond the retry budget (`RateLimited`), 5xx and lost connections say nothing
+    about what the audit may read, so they stop the fetch instead of quietly shrinking it.
+    """
 
     def __init__(self) -> None:
         self.items: list[dict[str, str]] = []
@@ -188,6 +192,8 @@ class _Unreadable:
     def read(self, what: str, call: Any, default: Any = None) -> Any:
         try:
             return call()
+        except RateLimited:
+            raise
         except PermissionDenied as exc:
             self.add(what, f"HTTP 403 {exc.code or ''}: grant {exc.permission}".replace("  ", " "))
         except FetchError as exc:

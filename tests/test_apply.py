@@ -32,6 +32,7 @@ from rcaudit.http import RetryPolicy, stats_of
 from rcaudit.plan import Filters, Plan, load_run, plan_for_run, plan_rollback, read_journal
 from rcaudit.reconcile import reconcile
 from rcaudit.sandbox import Sandbox
+from rcaudit.sandbox.tls import create_tls
 
 ALL = Filters(include_orphans=True)
 OPEN = Guards(allow_deactivate=True)
@@ -438,11 +439,14 @@ def scim2(tmp_path: Path) -> Iterator[tuple[Settings, Path, Any]]:
         return app(environ, start_response)
 
     server = make_server("127.0.0.1", 0, counted, server_class=_ThreadingServer, handler_class=_Quiet)
+    tls = create_tls(tmp_path / "scim2-tls")  # rcaudit only talks HTTPS
+    server.socket = tls.server_context.wrap_socket(server.socket, server_side=True)
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_port}/v2"
+    base = f"https://127.0.0.1:{server.server_port}/v2"
     tenant = fixup_tenant()
     http = requests.Session()
     http.trust_env = False
+    http.verify = str(tls.ca_file)
     http.headers["Authorization"] = "Bearer tok"
     created = []
     for account in tenant["scim"]["Users"]:
@@ -466,7 +470,8 @@ def scim2(tmp_path: Path) -> Iterator[tuple[Settings, Path, Any]]:
         return reconcile(snapshot_from_tenant(tenant, NOW))
 
     seen.clear()
-    yield Settings(scim_url=base, scim_token="tok", tenant_id="tenant-1"), folder, (read_all, audit_now, seen)
+    yield (Settings(scim_url=base, scim_token="tok", tenant_id="tenant-1", ca_bundle=str(tls.ca_file)), folder,
+           (read_all, audit_now, seen))
     http.close()
     server.shutdown()
     server.server_close()
@@ -510,6 +515,7 @@ def test_scim2_server_dry_run_and_stale_skip(scim2: tuple[Settings, Path, Any]) 
     assert bob["sent"] == {"op": "add", "path": "phoneNumbers", "value": [{"type": "mobile", "value": "+46701234567"}]}
     alice_id = by_name(read_all(), "alice.adams")["id"]
     requests.patch(f"{settings.scim_url}/Users/{alice_id}", headers={"Authorization": "Bearer tok"},
+                   verify=settings.ca_bundle,
                    json={"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
                          "Operations": [{"op": "replace", "path": "title", "value": "Edited"}]})
     result = apply_plan(plan, client, apply=True, guards=OPEN, settings=settings, now=NOW)

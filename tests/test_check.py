@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -90,3 +91,43 @@ def test_a_missing_setting_is_named_and_nothing_is_contacted(sandbox: Sandbox, m
     code, out = run(monkeypatch, capsys, env)
     assert code == 2 and "RCAUDIT_APP_ID" in out
     assert sandbox.graph_server.requests_seen == [] and sandbox.rc_server.requests_seen == []
+
+
+# --- bad files named by their setting (issue 10, point 9) -------------------------------------------
+@pytest.mark.parametrize("content", [None, b"not a certificate\n", b"\x00\x9f\xff binary"])
+def test_a_ca_bundle_that_is_missing_or_not_pem_is_exit_2_naming_the_setting(
+        content: bytes | None, sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    bundle = tmp_path / "ca.pem"
+    if content is not None:
+        bundle.write_bytes(content)
+    code, out = run(monkeypatch, capsys, {**sandbox.env(), "RCAUDIT_CA_BUNDLE": str(bundle)})
+    assert code == 2 and "RCAUDIT_CA_BUNDLE" in out and str(bundle) in out
+    assert "Traceback" not in out
+    assert sandbox.graph_server.requests_seen == [] and sandbox.rc_server.requests_seen == []
+
+
+@pytest.mark.parametrize("problem", ["certificate", "unreadable", "garbage"])
+def test_a_key_file_that_is_not_a_private_key_is_exit_2_naming_the_setting(
+        problem: str, sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    env = sandbox.env(graph_auth="certificate")
+    key = tmp_path / "key.pem"
+    if problem == "certificate":
+        key.write_bytes(Path(env["RCAUDIT_CLIENT_CERT"]).read_bytes())  # the certificate given as the key
+    elif problem == "garbage":
+        key.write_bytes(b"\x00\xff not pem at all")
+    env["RCAUDIT_CLIENT_KEY"] = str(key)  # "unreadable": the file does not exist
+    code, out = run(monkeypatch, capsys, env)
+    assert code == 2 and "RCAUDIT_CLIENT_KEY" in out and "Traceback" not in out
+    if problem == "certificate":
+        assert "holds a certificate, not a private key" in out
+    assert not [p for m, p in sandbox.graph_server.requests_seen if p.endswith("/token")], "nothing was signed"
+
+
+def test_a_users_page_without_total_results_fails_the_check(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """The audit would refuse that list (issue 10, point 2): the connection test says so first."""
+    sandbox.faults.add("omit_total", service="rc", path=r"^/scim/v2/Users$")
+    code, out = run(monkeypatch, capsys, sandbox.env())
+    assert code == 2 and lines(out)["users page"] == "failed" and "totalResults is absent" in out

@@ -11,6 +11,7 @@ from rcaudit.config import PROJECT_ROOT, Settings
 from rcaudit.errors import ConfigError
 from rcaudit.http import make_session, trust_bundle
 from rcaudit.runs import create_run_folder, new_run_id
+from rcaudit.sandbox.tls import create_tls
 
 
 def test_settings_name_what_is_missing_and_never_show_secrets() -> None:
@@ -32,8 +33,7 @@ def test_settings_accept_the_jwt_grant_instead_of_a_token() -> None:
 
 
 def test_extra_ca_is_added_to_the_public_roots(tmp_path: Path) -> None:
-    extra = tmp_path / "ca.pem"
-    extra.write_text("-----BEGIN CERTIFICATE-----\nextra\n-----END CERTIFICATE-----\n")
+    extra = create_tls(tmp_path).ca_file  # a real certificate: a PEM-looking stub is now refused (issue 10)
     merged = Path(trust_bundle(extra)).read_text()
     assert merged.endswith(extra.read_text())
     assert merged.count("BEGIN CERTIFICATE") > 10  # the public roots are still there

@@ -22,7 +22,7 @@ from rcaudit.config import Settings
 from rcaudit.errors import AuthError, ConfigError, FetchError, PermissionDenied, RateLimited
 from rcaudit.http import RetryPolicy, make_session, stats_of
 from rcaudit.sandbox import Sandbox, generate
-from rcaudit.scim import ScimClient
+from rcaudit.scim import ScimClient, overlap
 from rcaudit.snapshot import Snapshot, fetch_snapshot
 
 FAST = RetryPolicy(max_total=1.0, max_attempts=4, backoff=0.01, max_backoff=0.05)
@@ -49,6 +49,12 @@ def fetch(sandbox: Sandbox, rc_auth: str = "token", **kwargs: Any) -> Snapshot:
 
 def seen(server: Any, pattern: str, method: str = "GET") -> int:
     return sum(1 for m, p in server.requests_seen if m == method and re.search(pattern, p))
+
+
+def list_pages(users: int, size: int) -> int:
+    """Pages one walk of `users` takes in pages of `size`, each repeating `overlap(size)` of the last."""
+    step = size - overlap(size)
+    return 1 + math.ceil(max(0, users - size) / step)
 
 
 def _by_id(items: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -192,7 +198,7 @@ def test_a_dropped_connection_in_the_middle_of_scim_paging_is_retried(sandbox: S
     sandbox.faults.add("drop", service="rc", path=r"^/scim/v2/Users$", nth=3)
     snap = fetch(sandbox)
     assert snap.scim_users == sandbox.state.scim_users
-    assert seen(sandbox.rc_server, r"^/scim/v2/Users$") == math.ceil(len(sandbox.state.scim_users) / 2) + 1
+    assert seen(sandbox.rc_server, r"^/scim/v2/Users$") == list_pages(len(sandbox.state.scim_users), 2) + 1
 
 
 def test_a_persistent_failure_names_endpoint_and_status_and_yields_no_snapshot(sandbox: Sandbox) -> None:
@@ -265,7 +271,8 @@ def test_ringcentral_limits_are_paced_without_a_429(sandbox: Sandbox) -> None:
     elapsed = time.monotonic() - started
     light = seen(sandbox.rc_server, r"^/scim/v2/(Schemas|Users)")
     assert snap.scim_users == sandbox.state.scim_users
-    assert snap.requests["throttled"] == 0 and light == 1 + len(snap.scim_users)
+    walks = 2  # pages of 1 cannot overlap: a second, identical walk confirms the list
+    assert snap.requests["throttled"] == 0 and light == 1 + walks * len(snap.scim_users)
     assert elapsed >= (math.ceil(light / 3) - 1) * 0.1
 
 
@@ -281,3 +288,13 @@ def test_a_window_someone_else_exhausted_costs_exactly_one_429(sandbox: Sandbox)
             assert other.get(f"{sandbox.scim_url}/Schemas", headers={"Authorization": f"Bearer {token}"}).ok
     assert len(scim.users()) == len(sandbox.state.scim_users)
     assert stats_of(scim.session).throttled["scim"] == 1, "the retry waited out the penalty instead of restarting it"
+
+
+@pytest.mark.parametrize("pattern", [r"/deletedItems", r"/auditLogs/provisioning", r"/transitiveMembers",
+                                     r"/synchronization/jobs$"])
+def test_an_exhausted_429_on_an_optional_read_raises_and_is_never_unreadable(sandbox: Sandbox, pattern: str) -> None:
+    sandbox.faults.add("respond", service="graph", path=pattern, status=429, headers={"Retry-After": "0.02"},
+                       body={"error": {"code": "TooManyRequests", "message": "slow down"}})
+    with pytest.raises(RateLimited, match="still throttled"):
+        fetch(sandbox, retry=RetryPolicy(max_total=0.2, backoff=0.01))
+    assert seen(sandbox.graph_server, pattern) >= 5, "retried for the whole budget, not a fixed number of tries"

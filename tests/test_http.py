@@ -6,19 +6,26 @@ same fake clock, so "never a 429, and no slower than the floor" is checked exact
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
+import os
+import stat
+import tempfile
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
+from tls_wsgi import https_wsgi
 
 from rcaudit.errors import FetchError
-from rcaudit.http import Pacer, RetryPolicy, make_session, parse_retry_after, redact_url, stats_of
+from rcaudit.http import Pacer, RetryPolicy, make_session, parse_retry_after, redact_url, stats_of, trust_bundle
+from rcaudit.sandbox import Sandbox
 from rcaudit.sandbox.ratelimit import RateLimiter
 
 Answer = tuple[int, dict[str, str], bytes] | Exception
@@ -203,6 +210,29 @@ def test_a_429_storm_gives_up_at_the_cap_and_never_loops_tightly() -> None:
     assert stats_of(session).throttled["other"] == 5
 
 
+def test_a_429_storm_is_waited_out_for_the_whole_time_budget_not_a_number_of_tries() -> None:
+    """Issue 10: a storm with a short Retry-After gave up after 10 tries in 0.9 s; the budget is time."""
+    session, stub, clock = stubbed(lambda r: (429, {"Retry-After": "0.1"}, b""), RetryPolicy(max_total=30))
+    started = clock.now()
+    assert session.get(f"{BASE}/users").status_code == 429
+    assert len(stub.sent) > 250 and 29.8 <= stub.sent[-1][0] - started <= 30.0
+    assert all(b[0] - a[0] == pytest.approx(0.1) for a, b in zip(stub.sent, stub.sent[1:], strict=False))
+
+
+def test_the_default_budget_is_the_readmes_five_minutes_of_retry_after() -> None:
+    assert RetryPolicy().max_total == 300.0 and RetryPolicy().max_attempts is None
+    session, stub, _ = stubbed(lambda r: (429, {}, b""), RetryPolicy())  # RingCentral: 30 s without a header
+    answer = session.get(f"{BASE}/scim/v2/Users", rate_group="light")
+    assert answer.status_code == 429 and answer.rcaudit_attempts == 11  # type: ignore[attr-defined]
+    assert stub.sent[-1][0] - stub.sent[0][0] == pytest.approx(300.0), "tries at 0, 30, ... 300 s, then it gives up"
+
+
+def test_a_retry_after_of_zero_backs_off_instead_of_looping_tightly() -> None:
+    session, stub, clock = stubbed(lambda r: (429, {"Retry-After": "0"}, b""), RetryPolicy(max_total=5, backoff=1))
+    assert session.get(f"{BASE}/users").status_code == 429
+    assert clock.sleeps and all(s >= 0.5 for s in clock.sleeps) and len(stub.sent) < 10
+
+
 def test_connection_errors_are_raised_when_the_budget_is_spent() -> None:
     session, stub, _ = stubbed(lambda r: requests.ConnectionError("refused"), RetryPolicy(max_attempts=3))
     with pytest.raises(requests.ConnectionError) as caught:
@@ -267,3 +297,31 @@ def test_errors_carry_a_request_without_credentials() -> None:
         assert TOKEN not in text and ASSERTION not in text
     assert error.request.headers["Authorization"] == "REDACTED"
     assert error.status == 500
+
+
+# --- the merged CA bundle (issue 10, point 5) -------------------------------------------------------
+def _old_predictable_path(extra_ca: Path) -> Path:
+    """Where rcaudit used to put (and reuse) the merged bundle: named only by the public CA's hash."""
+    digest = hashlib.sha256(extra_ca.read_bytes()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"rcaudit-ca-{digest}.pem"
+
+
+def test_a_pre_created_bundle_with_a_foreign_ca_is_never_trusted(sandbox: Sandbox) -> None:
+    """Another local user pre-creates the old predictable file with their CA, which vouches for their server:
+    rcaudit still trusts the sandbox (its configured CA) and not the impostor."""
+    poisoned = _old_predictable_path(sandbox.ca_file)
+    impostor = lambda environ, start: start("200 OK", []) or [b"{}"]  # noqa: E731
+    with https_wsgi(impostor) as (impostor_url, foreign_ca):
+        poisoned.write_bytes(foreign_ca.read_bytes())
+        try:
+            bundle = Path(trust_bundle(sandbox.ca_file))
+            assert bundle != poisoned and bundle.read_bytes().endswith(sandbox.ca_file.read_bytes())
+            assert foreign_ca.read_bytes() not in bundle.read_bytes()
+            assert stat.S_IMODE(bundle.stat().st_mode) == 0o600
+            assert stat.S_IMODE(bundle.parent.stat().st_mode) == 0o700 and bundle.parent.stat().st_uid == os.getuid()
+            session = make_session(sandbox.ca_file, retry=RetryPolicy(max_total=0.2, backoff=0.01))
+            assert session.get(f"{sandbox.scim_url}/ServiceProviderConfig").status_code == 200, "the sandbox verifies"
+            with pytest.raises(requests.exceptions.SSLError):
+                session.get(f"{impostor_url}/")
+        finally:
+            poisoned.unlink(missing_ok=True)

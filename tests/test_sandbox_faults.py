@@ -84,3 +84,32 @@ def test_unknown_action_is_refused_by_name() -> None:
 
     with pytest.raises(ValueError, match="unknown fault action 'explode'"):
         FaultSet().add("explode")  # type: ignore[arg-type]
+
+
+# --- list knobs the service carries out ---------------------------------------------------------------
+def test_mutate_changes_the_user_set_while_the_page_is_in_flight(sandbox: Sandbox, http: requests.Session,
+                                                                 scim_headers: dict[str, str]) -> None:
+    before = [u["id"] for u in sandbox.state.scim_users]
+    sandbox.faults.add("mutate", service="rc", path=r"^/scim/v2/Users$", nth=2, delete=2, add=3, at=1)
+    first = http.get(f"{sandbox.scim_url}/Users", headers=scim_headers).json()
+    second = http.get(f"{sandbox.scim_url}/Users", headers=scim_headers).json()
+    assert [u["id"] for u in first["Resources"]] == before and first["totalResults"] == len(before)
+    now = [u["id"] for u in sandbox.state.scim_users]
+    assert now[:1] + now[1:len(before) - 2] == before[:1] + before[3:] and len(now) == len(before) + 1
+    assert [u["id"] for u in second["Resources"]] == now and second["totalResults"] == len(now)
+    assert all(sandbox.state.scim_user(i) for i in now[-3:]), "the new users are readable one by one too"
+
+
+def test_empty_page_and_omit_total(sandbox: Sandbox, http: requests.Session, scim_headers: dict[str, str]) -> None:
+    sandbox.faults.add("empty_page", service="rc", path=r"^/scim/v2/Users$", nth=1)
+    sandbox.faults.add("omit_total", service="rc", path=r"^/scim/v2/Users$", nth=1)  # counts what rule 1 let by
+    empty = http.get(f"{sandbox.scim_url}/Users", headers=scim_headers).json()
+    assert empty["Resources"] == [] and empty["totalResults"] == len(sandbox.state.scim_users)
+    untotalled = http.get(f"{sandbox.scim_url}/Users", headers=scim_headers).json()
+    assert "totalResults" not in untotalled and len(untotalled["Resources"]) == len(sandbox.state.scim_users)
+    assert "totalResults" in http.get(f"{sandbox.scim_url}/Users", headers=scim_headers).json()
+
+
+def test_next_link_points_a_graph_page_elsewhere(sandbox: Sandbox, http: requests.Session, graph_token: str) -> None:
+    sandbox.faults.add("next_link", service="graph", path=r"^/v1\.0/users$", body="http://127.0.0.1:9/steal")
+    assert _users(sandbox, http, graph_token).json()["@odata.nextLink"] == "http://127.0.0.1:9/steal"

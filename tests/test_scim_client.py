@@ -4,15 +4,13 @@ scim2-server, in-process: paging, one user, PATCH (200 with a body, 204 without)
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from socketserver import ThreadingMixIn
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
 import requests
 from requests.structures import CaseInsensitiveDict
+from tls_wsgi import https_wsgi
 
 from rcaudit.config import Settings
 from rcaudit.errors import AuthError, FetchError
@@ -43,7 +41,7 @@ def rc(sandbox: Sandbox) -> ScimClient:
 def test_pages_advance_by_what_came_back(sandbox: Sandbox, rc: ScimClient) -> None:
     users = rc.users(count=5)  # more than the server's maximum (3): pages of 3 come back
     assert sorted(u["id"] for u in users) == sorted(u["id"] for u in sandbox.state.scim_users)
-    assert user_gets(sandbox) == ["/scim/v2/Users"] * 3
+    assert user_gets(sandbox) == ["/scim/v2/Users"] * 3, "3 + 2 + 2: each page repeats one user of the last"
 
 
 def test_page_size_is_the_servers_maximum(sandbox: Sandbox, rc: ScimClient) -> None:
@@ -51,9 +49,10 @@ def test_page_size_is_the_servers_maximum(sandbox: Sandbox, rc: ScimClient) -> N
     assert user_gets(sandbox) == ["/scim/v2/Users"] * 3
 
 
-def test_a_user_appearing_mid_walk_is_read_once(sandbox: Sandbox, rc: ScimClient) -> None:
-    """A user created before the offset shifts everyone down a place: the next page repeats one."""
-    before = [u["id"] for u in sandbox.state.scim_users]
+def test_a_user_appearing_mid_walk_breaks_the_overlap_and_the_list_is_walked_again(
+        sandbox: Sandbox, rc: ScimClient) -> None:
+    """A user created before the offset shifts everyone down a place: page 2's first id is no longer page 1's
+    last, so that walk is discarded and the list read again (pages of 3 overlap by 1)."""
     extra = json.loads(json.dumps(sandbox.state.scim_users[0]))
     extra.update(id="99999", userName="late.arrival@contoso.example")
     page_sizes: list[int] = []
@@ -65,8 +64,9 @@ def test_a_user_appearing_mid_walk_is_read_once(sandbox: Sandbox, rc: ScimClient
             sandbox.state.reindex()
 
     users = rc.users(on_page=page_done)
-    assert page_sizes == [3, 3, 2], "the second page repeats the last user of the first"
-    assert [u["id"] for u in users] == before, "each id once, in the order first seen"
+    assert page_sizes == [3, 3, 2, 2, 1], "walk 1 stops at its second page; walk 2: 3 new, then 2 + 1 overlap each"
+    assert [u["id"] for u in users] == [u["id"] for u in sandbox.state.scim_users], "each id once, as served now"
+    assert user_gets(sandbox) == ["/scim/v2/Users"] * 6
 
 
 def test_list_answers_without_audited_attributes_are_completed_one_by_one(sandbox: Sandbox, rc: ScimClient) -> None:
@@ -140,15 +140,6 @@ def test_both_error_shapes() -> None:
 
 
 # --- an independent SCIM implementation: scim2-server ---------------------------------------------
-class _Quiet(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-class _ThreadingServer(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-
-
 @pytest.fixture(scope="module")
 def scim2() -> Iterator[tuple[Settings, list[dict[str, Any]]]]:
     """scim2-server with 23 users (tests may change their department and active, nothing else)."""
@@ -160,25 +151,22 @@ def scim2() -> Iterator[tuple[Settings, list[dict[str, Any]]]]:
     provider = load_default_provider()
     app = BearerTokenApplication(InMemoryStorage(), provider, service=ScimService(provider, secret="x" * 32),
                                  bearer_tokens=["tok"])
-    server = make_server("127.0.0.1", 0, app, server_class=_ThreadingServer, handler_class=_Quiet)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{server.server_port}/v2"
-    created = []
-    with requests.Session() as http:
-        http.trust_env = False
-        for i in range(23):
-            answer = http.post(f"{base}/Users", headers={"Authorization": "Bearer tok"}, json={
-                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", ENTERPRISE],
-                "userName": f"user{i:02}@contoso.example", "externalId": f"u{i:02}", "active": True,
-                "name": {"givenName": "User", "familyName": f"{i:02}"},
-                "emails": [{"value": f"user{i:02}@contoso.example", "type": "work", "primary": True}],
-                ENTERPRISE: {"department": "R&D"}})
-            assert answer.status_code == 201, answer.text
-            created.append(answer.json())
-    yield Settings(scim_url=base, scim_token="tok"), created
-    server.shutdown()
-    server.server_close()
+    with https_wsgi(app) as (root, ca_file):
+        base = f"{root}/v2"
+        created = []
+        with requests.Session() as http:
+            http.trust_env = False
+            http.verify = str(ca_file)
+            for i in range(23):
+                answer = http.post(f"{base}/Users", headers={"Authorization": "Bearer tok"}, json={
+                    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", ENTERPRISE],
+                    "userName": f"user{i:02}@contoso.example", "externalId": f"u{i:02}", "active": True,
+                    "name": {"givenName": "User", "familyName": f"{i:02}"},
+                    "emails": [{"value": f"user{i:02}@contoso.example", "type": "work", "primary": True}],
+                    ENTERPRISE: {"department": "R&D"}})
+                assert answer.status_code == 201, answer.text
+                created.append(answer.json())
+        yield Settings(scim_url=base, scim_token="tok", ca_bundle=str(ca_file)), created
 
 
 def test_scim2_server_paging_matches_what_was_created(scim2: tuple[Settings, list[dict[str, Any]]]) -> None:
@@ -188,7 +176,7 @@ def test_scim2_server_paging_matches_what_was_created(scim2: tuple[Settings, lis
     users = scim.users(count=5)
     assert {u["id"] for u in users} == {u["id"] for u in created}  # pages are in random-id order: compare sets
     assert {u["userName"] for u in users} == {u["userName"] for u in created}
-    assert stats_of(scim.session).requests["scim"] == 1 + 5, "ServiceProviderConfig, then 5 pages of 23"
+    assert stats_of(scim.session).requests["scim"] == 1 + 6, "SPC, then 23 in 6 pages of 5 (overlap 1)"
 
 
 def test_scim2_server_schemas_declare_what_rcaudit_audits(scim2: tuple[Settings, list[dict[str, Any]]]) -> None:
@@ -220,4 +208,4 @@ def test_scim2_server_errors(scim2: tuple[Settings, list[dict[str, Any]]]) -> No
         scim.patch_user(created[0]["id"], [{"op": "replace", "path": "noSuchAttribute", "value": "x"}])
     assert bad_path.value.status == 400 and bad_path.value.code in ("invalidPath", "invalidValue", "noTarget")
     with pytest.raises(AuthError, match="HTTP 401"):
-        client(Settings(scim_url=settings.scim_url, scim_token="wrong")).users()
+        client(Settings(scim_url=settings.scim_url, scim_token="wrong", ca_bundle=settings.ca_bundle)).users()

@@ -284,6 +284,9 @@ class GraphApi:
             body["@odata.nextLink"] = next_link(request.base_url, request.path, request.raw_query,
                                                 encode_skiptoken({**page.cursor, "r": tag}, self._key))
         body["value"] = [render(item) for item in page.items]
+        moved = self.state.faults.current("next_link")  # the fault knob: a nextLink pointing somewhere else
+        if moved is not None:
+            body["@odata.nextLink"] = str(moved.body)
         return body
 
     # --- rendering -----------------------------------------------------------------------------------

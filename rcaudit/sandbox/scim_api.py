@@ -15,6 +15,7 @@ import base64
 import binascii
 import datetime as dt
 import hmac
+import json
 import secrets
 import threading
 from dataclasses import dataclass
@@ -369,7 +370,36 @@ class RingCentralService(Service):
     # --- users: reading --------------------------------------------------------------------------
     def list_users(self, request: Request) -> Response:
         query = request.query
-        return self._search(query.get("filter"), query.get("startIndex"), query.get("count"))
+        self._mutate()
+        return self._list_faults(self._search(query.get("filter"), query.get("startIndex"), query.get("count")))
+
+    def _mutate(self) -> None:
+        """The `mutate` fault: users deleted and added while a list page is in flight."""
+        fault = self.state.faults.current("mutate")
+        if fault is None:
+            return
+        with self.state.lock:
+            for user in list(self.state.scim_users[fault.at : fault.at + fault.delete]):
+                self.state.remove_scim_user(str(user["id"]))
+            template = self.state.scim_users[0] if self.state.scim_users else None
+            for _ in range(fault.add):
+                user_id = self._new_id()
+                user = json.loads(json.dumps(template)) if template else {"schemas": [CORE_USER]}
+                user.update(id=user_id, userName=f"new.{user_id}@sandbox.example", externalId=f"new{user_id}")
+                self.state.add_scim_user(user)
+
+    def _list_faults(self, response: Response) -> Response:
+        """The `empty_page` and `omit_total` faults, applied to a list answer."""
+        faults = self.state.faults
+        empty, no_total = faults.current("empty_page"), faults.current("omit_total")
+        if (empty is None and no_total is None) or response.status != 200:
+            return response
+        body = json.loads(response.body)
+        if empty is not None:
+            body["Resources"], body["itemsPerPage"] = [], 0
+        if no_total is not None:
+            body.pop("totalResults", None)
+        return scim_json(200, body)
 
     def search_users(self, request: Request) -> Response:
         body = self._body(request)
