@@ -51,6 +51,12 @@ _ENTRA_HINTS = {
     90002: "check RCAUDIT_TENANT_ID",
     7000218: "set RCAUDIT_CLIENT_SECRET, or RCAUDIT_CLIENT_CERT + RCAUDIT_CLIENT_KEY, or RCAUDIT_CLIENT_PFX",
 }
+# The same codes mean something else when a person signs in (device code, a public client).
+_DEVICE_CODE_HINTS = {
+    7000218: "the app registration RCAUDIT_CLIENT_ID is not a public client: in Entra, App registrations → "
+             "Authentication → Advanced settings, set \"Allow public client flows\" to Yes (or use an app credential "
+             "instead of RCAUDIT_GRAPH_AUTH=device_code)",
+}
 
 
 # --- where we run ----------------------------------------------------------------------------------
@@ -198,12 +204,13 @@ def _authority(settings: Settings) -> tuple[str, bool]:
     return f"{settings.authority}/{settings.tenant_id}", host in MICROSOFT_LOGIN_HOSTS
 
 
-def _refusal(result: dict[str, Any], service: str) -> AuthError:
+def _refusal(result: dict[str, Any], service: str, flow: str = "client_credentials") -> AuthError:
     codes = list(result.get("error_codes") or [])
     code_text = ",".join(f"AADSTS{c}" for c in codes) or "no code"
     description = str(result.get("error_description") or "")
     first_line = description.splitlines()[0] if description else ""
-    hint = next((_ENTRA_HINTS[c] for c in codes if c in _ENTRA_HINTS), "")
+    hints = {**_ENTRA_HINTS, **_DEVICE_CODE_HINTS} if flow == "device_code" else _ENTRA_HINTS
+    hint = next((hints[c] for c in codes if c in hints), "")
     text = f"{service} refused the token request: {result.get('error')} ({code_text}) {first_line}".rstrip()
     return AuthError(f"{text} — {hint}" if hint else text)
 
@@ -317,7 +324,7 @@ class GraphAuth:
         except requests.RequestException as exc:
             raise AuthError(f"cannot reach the Entra token endpoint: {type(exc).__name__}") from None
         if "access_token" not in result:
-            raise _refusal(result, "Entra")
+            raise _refusal(result, "Entra", self.settings.graph_auth)
         return str(result["access_token"])
 
     def forget(self) -> None:
@@ -349,7 +356,7 @@ class GraphAuth:
                     "RCAUDIT_CLIENT_PFX")
             flow = app.initiate_device_flow(scopes=GRAPH_SCOPES)
             if "user_code" not in flow:
-                raise _refusal(flow, "Entra")
+                raise _refusal(flow, "Entra", "device_code")
             self.prompt(str(flow["message"]))
             result = app.acquire_token_by_device_flow(flow)
             self._force_refresh = False

@@ -17,7 +17,7 @@ import requests
 from .auth import GraphAuth, RingCentralToken
 from .config import Settings
 from .errors import AuthError, ConfigError, FetchError, PermissionDenied, RcauditError
-from .graph import APPS, LOGS, MEMBERS, USERS, GraphClient
+from .graph import APPS, LOGS, MEMBERS, USERS, GraphClient, pick_job, provisioning_filter
 from .http import RetryPolicy, make_session
 from .scim import ScimClient
 
@@ -115,12 +115,12 @@ def run_checks(settings: Settings, *, interactive: bool | None = None, session: 
         return f"{len(found)} assignments{more}, {len(groups)} to groups"
 
     def job() -> str:
-        jobs = graph.synchronization_jobs(state["sp"]["id"])
-        if not jobs:
+        found, note = pick_job(graph.synchronization_jobs(state["sp"]["id"]))  # the job the audit reads
+        if found is None:
             return "no provisioning job configured"
-        state["job"] = jobs[0]
-        status = jobs[0].get("status") or {}
-        return f"{jobs[0].get('id')}: {status.get('code')}"
+        state["job"] = found
+        status = found.get("status") or {}
+        return f"{found.get('id')}: {status.get('code')}" + (f" ({note})" if note else "")
 
     def graph_token() -> str:
         auth.token()
@@ -144,8 +144,7 @@ def run_checks(settings: Settings, *, interactive: bool | None = None, session: 
                 check("synchronization schema",
                       lambda: f"{len(graph.job_schema(sp_id, job_id).get('synchronizationRules') or [])} rule(s)",
                       False)
-                since = (dt.datetime.now(dt.UTC) - dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
-                events = {"$filter": f"activityDateTime ge {since} and jobId eq '{job_id}'"}
+                events = {"$filter": provisioning_filter(job_id, dt.datetime.now(dt.UTC) - dt.timedelta(days=1))}
                 check("provisioning events",
                       lambda: _readable(one("/auditLogs/provisioning", LOGS, events)), False)
         deleted = "/directory/deletedItems/microsoft.graph.user"

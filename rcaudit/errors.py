@@ -61,11 +61,12 @@ class FetchError(RcauditError):
     """Reading one of the services failed: `endpoint` (method + path), HTTP `status`, the service's `code`."""
 
     def __init__(self, message: str, *, request: Any = None, response: Any = None, endpoint: str | None = None,
-                 status: int | None = None, code: str | None = None) -> None:
+                 status: int | None = None, code: str | None = None, detail: str | None = None) -> None:
         super().__init__(message, request=request, response=response)
         self.endpoint = endpoint
         self.status = status if status is not None else getattr(response, "status_code", None)
         self.code = code
+        self.detail = detail  # the service's own words: "HTTP 400 BadRequest: Invalid filter clause"
 
 
 class PermissionDenied(FetchError):

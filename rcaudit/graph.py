@@ -27,6 +27,14 @@ APPS = "Application.Read.All"
 MEMBERS = "GroupMember.Read.All"
 SYNC = "Synchronization.Read.All"
 LOGS = "AuditLog.Read.All and Directory.Read.All"
+# A signed-in analyst (device code) needs a directory role besides the delegated permission. Provisioning
+# logs: the least privileged roles listed in microsoft-graph-docs-contrib
+# `api-reference/v1.0/api/provisioningobjectsummary-list.md`; the provisioning configuration (job, schema):
+# `api-reference/v1.0/includes/rbac-for-apis/rbac-synchronization-apis.md`.
+DIRECTORY_ROLES = {
+    LOGS: "the Reports Reader or Security Reader directory role",
+    SYNC: "the Application Administrator or Cloud Application Administrator directory role",
+}
 MAX_PAGE = 999  # Graph's largest $top
 EXPAND_PAGE = 100  # pages with $expand hold at most 100 objects
 EVENTS_PAGE = 500
@@ -50,6 +58,24 @@ def graph_error(answer: requests.Response) -> tuple[str, str]:
 def _quote(value: str) -> str:
     """An OData string literal's content: single quotes doubled."""
     return value.replace("'", "''")
+
+
+def provisioning_filter(job_id: str, since: dt.datetime) -> str:
+    """The provisioning-log `$filter` for one job since a moment. Graph documents `eq`, `contains`, `gt` and `lt`
+    for this list (microsoft-graph-docs-contrib `api-reference/v1.0/api/provisioningobjectsummary-list.md`),
+    so `gt`, never `ge`."""
+    stamp = since.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return f"activityDateTime gt {stamp} and jobId eq '{_quote(job_id)}'"
+
+
+def pick_job(jobs: Sequence[dict[str, Any]]) -> tuple[dict[str, Any] | None, str | None]:
+    """The RingCentral provisioning job among a service principal's jobs (its templateId names RingCentral,
+    else the first), and a note when there was a choice to make; (None, note) when there is none."""
+    if not jobs:
+        return None, "the service principal has no provisioning job"
+    ours = [j for j in jobs if "ringcentral" in str(j.get("templateId", "")).lower()] or list(jobs)
+    note = f"{len(jobs)} provisioning jobs: read {ours[0].get('id')}" if len(jobs) > 1 else None
+    return {k: v for k, v in ours[0].items() if k not in ("schema", "@odata.context")}, note
 
 
 class GraphClient:
@@ -108,14 +134,21 @@ class GraphClient:
                              response=answer)
         if status == 403:
             grant = permission or "the permission this read needs"
+            if self.settings.graph_auth == "device_code":  # a person: the role they hold decides, not the app's grant
+                role = DIRECTORY_ROLES.get(permission, "a directory role that can read it (e.g. Global Reader)")
+                return PermissionDenied(f"Graph {endpoint}: {detail} — the signed-in user needs {role}, and the "
+                                        f"delegated permission {grant} consented for the app registration",
+                                        permission=role, response=answer, endpoint=endpoint, code=code,
+                                        detail=detail)
             return PermissionDenied(f"Graph {endpoint}: {detail} — grant the application permission {grant} to the "
                                     "app registration (admin consent)", permission=grant, response=answer,
-                                    endpoint=endpoint, code=code)
+                                    endpoint=endpoint, code=code, detail=detail)
         if status == 429:
             return RateLimited(f"Graph {endpoint}: still throttled (HTTP 429) after {tries} attempt(s)",
-                               response=answer, endpoint=endpoint, code=code)
+                               response=answer, endpoint=endpoint, code=code, detail=detail)
         suffix = f" after {tries} attempt(s)" if tries > 1 else ""
-        return FetchError(f"Graph {endpoint}: {detail}{suffix}", response=answer, endpoint=endpoint, code=code)
+        return FetchError(f"Graph {endpoint}: {detail}{suffix}", response=answer, endpoint=endpoint, code=code,
+                          detail=detail)
 
     # --- collections --------------------------------------------------------------------------------
     def pages(self, path: str, params: dict[str, str] | None = None, *,
@@ -196,6 +229,5 @@ class GraphClient:
     def provisioning_events(self, job_id: str, since: dt.datetime, *,
                             on_page: OnPage | None = None) -> list[dict[str, Any]]:
         """The job's provisioning log entries since `since` (newest first, as Graph lists them)."""
-        stamp = since.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        params = {"$filter": f"activityDateTime ge {stamp} and jobId eq '{_quote(job_id)}'", "$top": str(EVENTS_PAGE)}
+        params = {"$filter": provisioning_filter(job_id, since), "$top": str(EVENTS_PAGE)}
         return self.collect("/auditLogs/provisioning", params, permission=LOGS, on_page=on_page)

@@ -170,20 +170,22 @@ def _scoping_attributes(schema: dict[str, Any] | None) -> list[str]:
 
 
 def _pick_job(jobs: list[dict[str, Any]], notes: list[str]) -> dict[str, Any] | None:
-    if not jobs:
-        notes.append("the service principal has no provisioning job")
-        return None
-    ours = [j for j in jobs if "ringcentral" in str(j.get("templateId", "")).lower()] or jobs
-    if len(jobs) > 1:
-        notes.append(f"{len(jobs)} provisioning jobs: read {ours[0].get('id')}")
-    return {k: v for k, v in ours[0].items() if k not in ("schema", "@odata.context")}
+    from .graph import pick_job
+
+    job, note = pick_job(jobs)
+    if note:
+        notes.append(note)
+    return job
 
 
 class _Unreadable:
-    """Collects optional reads refused with a 403 (or absent: 404) as `unreadable` [{what, reason}].
+    """Collects optional reads the service refused as `unreadable` [{what, reason}]: any 4xx but 401, with
+    the service's error code and message (a 403 also says what to grant), so an optional read never sinks
+    an audit (a provisioning-log filter Graph does not support is a 400, a missing job a 404).
 
-    Only those: throttling beyond the retry budget (`RateLimited`), 5xx and lost connections say nothing
-    about what the audit may read, so they stop the fetch instead of quietly shrinking it.
+    Not those: a 401 (the credentials are wrong for every read), throttling beyond the retry budget
+    (`RateLimited`), 5xx and lost connections say nothing about what the audit may read, so they stop the
+    fetch instead of quietly shrinking it.
     """
 
     def __init__(self) -> None:
@@ -197,9 +199,12 @@ class _Unreadable:
         except PermissionDenied as exc:
             self.add(what, f"HTTP 403 {exc.code or ''}: grant {exc.permission}".replace("  ", " "))
         except FetchError as exc:
-            if exc.status != 404:
+            if exc.status is None or not 400 <= exc.status < 500 or exc.status == 401:
                 raise
-            self.add(what, f"HTTP 404 {exc.code or ''}: not found".replace("  ", " "))
+            if exc.status == 404 and not exc.detail:
+                self.add(what, f"HTTP 404 {exc.code or ''}: not found".replace("  ", " "))
+            else:
+                self.add(what, exc.detail or f"HTTP {exc.status} {exc.code or ''}".rstrip())
         return default
 
     def add(self, what: str, reason: str) -> None:

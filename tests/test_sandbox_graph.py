@@ -493,11 +493,9 @@ def test_job_and_schema_from_the_tenant() -> None:
     ("condition", "expected"),
     [
         (f"activityDateTime gt {_stamp(99)}", list(range(100, 140))),
-        (f"activityDateTime ge {_stamp(99)}", list(range(99, 140))),
         (f"activityDateTime lt {_stamp(5)}", list(range(5))),
-        (f"activityDateTime le {_stamp(5)}", list(range(6))),
         (f"activityDateTime eq {_stamp(7)}", [7]),
-        (f"activityDateTime ge {_stamp(10)} and activityDateTime lt {_stamp(20)}", list(range(10, 20))),
+        (f"activityDateTime gt {_stamp(9)} and activityDateTime lt {_stamp(20)}", list(range(10, 20))),
         (f"jobId eq '{JOB_B}'", list(range(0, 140, 4))),
         (f"jobId eq '{JOB_B}' and activityDateTime gt 2026-01-02T00:00:00.0000000Z", list(range(28, 140, 4))),
         ("jobId eq 'nope'", []),
@@ -517,6 +515,8 @@ def test_provisioning_events_keep_their_shape(sandbox: Sandbox, graph: requests.
 @pytest.mark.parametrize("condition", [
     "provisioningAction eq 'create'", "contains(jobId, 'ring')", f"jobId eq '{JOB_A}' or jobId eq '{JOB_B}'",
     "activityDateTime gt '2026-01-01T00:00:00Z'", "activityDateTime gt yesterday", f"jobId gt '{JOB_A}'",
+    # Graph documents eq, contains, gt and lt for this list (provisioningobjectsummary-list.md): not ge or le
+    f"activityDateTime ge {_stamp(99)}", f"activityDateTime le {_stamp(5)}",
 ])
 def test_unsupported_provisioning_filter_is_refused(sandbox: Sandbox, graph: requests.Session, condition: str) -> None:
     answer = _get(graph, sandbox, "/auditLogs/provisioning", params={"$filter": condition})

@@ -701,14 +701,17 @@ def provisioning_filter(raw: str | None) -> Callable[[dict[str, Any]], bool]:
                 moment = parse_datetime(clause.value)
             except ValueError:
                 raise ODataError(f"Invalid filter clause: '{clause.value}' is not a valid DateTimeOffset.") from None
-            op = clause.op
+            op = clause.op.lower()
+            if op not in ("eq", "gt", "lt"):  # what Graph documents for this list: eq, contains, gt, lt
+                raise ODataError(f"Invalid filter clause: the operator '{clause.op}' is not supported on "
+                                 "activityDateTime; use eq, gt or lt.")
             tests.append(lambda e, op=op, moment=moment: compare(_event_time(e), op, moment)
                          if e.get("activityDateTime") else False)
         elif prop in PROVISIONING_TEXT_FILTERS and clause.op == "eq" and clause.quoted:
             value = clause.value
             tests.append(lambda e, prop=prop, value=value: e.get(prop) == value)
         else:
-            raise ODataError(f"Invalid filter clause: the sandbox supports activityDateTime gt|ge|lt|le|eq <datetime> "
+            raise ODataError(f"Invalid filter clause: the sandbox supports activityDateTime gt|lt|eq <datetime> "
                              f"and {'|'.join(PROVISIONING_TEXT_FILTERS)} eq '<value>', joined by 'and'; got "
                              f"'{clause.prop} {clause.op} {clause.value}'.", code="Request_UnsupportedQuery")
     return lambda event: all(test(event) for test in tests)
