@@ -78,9 +78,11 @@ def note(template: str, *values: Any, **named: Any) -> Html:
     return Html(template.format(*(escape(v) for v in values), **{k: escape(v) for k, v in named.items()}))
 
 
-def warning(text: Html | str) -> Html:
+def warning(text: Html | str, strong: bool = False) -> Html:
     """A banner at the top of a section: `text` escaped unless it is `Html` already."""
-    return note("<blockquote><p>&#9888; <strong>{}</strong></p></blockquote>", text)
+    template = "<blockquote><p>&#9888; <strong>{}</strong></p></blockquote>" if strong else \
+        "<blockquote><p>&#9888; {}</p></blockquote>"
+    return note(template, text)
 
 
 def table(data: pd.DataFrame | Styler) -> pd.DataFrame | Styler:
