@@ -16,7 +16,7 @@ from typing import Any
 from .cli import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK
 from .config import PROJECT_ROOT, Settings
 from .errors import ConfigError
-from .report import export_html
+from .report import export_html, strip_saved_notebook
 from .runs import create_run_folder
 from .workbook import FAIL_ON
 
@@ -79,6 +79,7 @@ def audit(*, settings: Settings, source: str, out: str | None = None, snapshot: 
                                   "snapshot": str(Path(snapshot).resolve()) if snapshot else "",
                                   "mask_pii": mask_pii, "fail_on": fail_on}
     executed = run_notebook(parameters, folder, notebook, log_cells=log_cells)
+    strip_saved_notebook(folder / "audit.ipynb")  # no widget state kept (nor exported as a CDN script)
     report = export_html(executed or folder / "audit.ipynb", folder / "report.html", title="rcaudit report")
     summary_file = folder / "summary.json"
     if executed is None or not summary_file.is_file():

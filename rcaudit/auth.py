@@ -104,9 +104,11 @@ def user_config_dir() -> Path:
 def show_message(message: str) -> None:
     """Show MSAL's device-code message: rendered in a notebook, printed in a terminal."""
     if _in_kernel():
-        from IPython.display import Markdown, display
+        from IPython.display import display
 
-        display(Markdown(message))
+        from .report import note
+
+        display(note("<p>{}</p>", message))  # the authority's text, escaped: Markdown would pass HTML through
     else:
         print(message, file=sys.stderr, flush=True)
 

@@ -1,7 +1,9 @@
 """The figures analysts ask for, built from a findings table (DESIGN.md columns).
 
 Pure functions: a DataFrame in, a plotly Figure out; the notebook decides what to show. Waived rows are
-left out of every chart (they count toward nothing).
+left out of every chart (they count toward nothing). Every label that comes from a service goes through
+`label()`: plotly reads a subset of HTML (`<b>`, `<br>`, `<a href>`) in titles, ticks, legends and hover
+text, so a department of `<b>x</b>` would otherwise be drawn bold, and a link would be a link.
 """
 
 from __future__ import annotations
@@ -14,6 +16,11 @@ from .findings import KINDS, SEVERITIES
 from .mapping import ENTERPRISE
 
 SEVERITY_COLORS = {"high": "#c0392b", "medium": "#e67e22", "low": "#f1c40f"}
+
+
+def label(value: object) -> str:
+    """Text plotly shows as it is: `&`, `<`, `>` as entities, which plotly turns back into plain characters."""
+    return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def short_attribute(path: str) -> str:
@@ -54,7 +61,7 @@ def mismatches_by_attribute(findings: pd.DataFrame) -> go.Figure:
     rows = rows[rows["kind"] == "attribute_mismatch"]
     if rows.empty:
         return _empty(title, "no attribute mismatches")
-    counts = rows["attribute"].map(short_attribute).value_counts().sort_values().reset_index()
+    counts = rows["attribute"].map(short_attribute).map(label).value_counts().sort_values().reset_index()
     counts.columns = ["attribute", "mismatches"]
     fig = px.bar(counts, x="mismatches", y="attribute", orientation="h", title=title, text="mismatches")
     fig.update_layout(yaxis_title=None, height=120 + 32 * len(counts))
@@ -63,12 +70,12 @@ def mismatches_by_attribute(findings: pd.DataFrame) -> go.Figure:
 
 def by_group(findings: pd.DataFrame, groups: pd.Series, group_name: str = "department", top: int = 15) -> go.Figure:
     """Findings per group (department by default); `groups` maps Entra user id -> group value."""
-    title = f"Findings by {group_name}"
+    title = f"Findings by {label(group_name)}"
     rows = _open(findings)
     if rows.empty:
         return _empty(title)
     first_id = rows["entra_id"].str.split(";").str[0]
-    labels = first_id.map(groups).fillna("(no Entra user)").replace("", "(empty)")
+    labels = first_id.map(groups).fillna("(no Entra user)").replace("", "(empty)").map(label)
     counts = pd.DataFrame({group_name: labels, "severity": rows["severity"]}).groupby(
         [group_name, "severity"]).size().reset_index(name="findings")
     order = counts.groupby(group_name)["findings"].sum().sort_values(ascending=False).head(top).index.tolist()
@@ -90,8 +97,9 @@ def worst_users_heatmap(findings: pd.DataFrame, top: int = 30) -> go.Figure:
     worst = rows["user_name"].value_counts().head(top).index.tolist()
     grid = pd.crosstab(rows["user_name"], rows["attribute"]).reindex(worst)
     grid = grid[grid.sum().sort_values(ascending=False).index]
-    fig = go.Figure(go.Heatmap(z=grid.to_numpy(), x=[short_attribute(a) for a in grid.columns],
-                               y=grid.index.tolist(), colorscale=[[0, "#f4f6f7"], [1, "#c0392b"]], showscale=False,
+    fig = go.Figure(go.Heatmap(z=grid.to_numpy(), x=[label(short_attribute(a)) for a in grid.columns],
+                               y=[label(u) for u in grid.index], colorscale=[[0, "#f4f6f7"], [1, "#c0392b"]],
+                               showscale=False,
                                hovertemplate="%{y}<br>%{x}<extra></extra>", xgap=1, ygap=1))
     fig.update_layout(title=title, height=160 + 22 * len(worst), yaxis={"autorange": "reversed"})
     return fig

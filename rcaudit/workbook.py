@@ -25,6 +25,8 @@ from .findings import COLUMNS, SEVERITY_RANK, finding_key
 from .mapping import effective_mapping
 from .masking import mask, mask_findings, pii_key
 from .reconcile import AuditOptions, AuditResult, reconcile
+from .report import Html, note, warning
+from .report import table as table_html
 from .runs import create_run_folder
 from .snapshot import Snapshot
 from .trends import Changes, compare, list_runs, open_findings
@@ -109,8 +111,8 @@ def audit(snapshot: Snapshot, options: AuditOptions, mapping_file: str = "") -> 
     return reconcile(snapshot, mapping=mapping, options=options)
 
 
-def job_banner(snapshot: Snapshot) -> str | None:
-    """A Paused, NotRun or Quarantine job explains the drift below it: say so first."""
+def job_banner(snapshot: Snapshot) -> Html | None:
+    """A Paused, NotRun or Quarantine job explains the drift below it: say so first (values escaped)."""
     job = snapshot.job
     if not job:
         return None
@@ -118,24 +120,25 @@ def job_banner(snapshot: Snapshot) -> str | None:
     code = status.get("code")
     if code in (None, "Active"):
         return None
-    text = f"The provisioning job is **{code}**: Entra is not pushing changes, so the drift below is expected."
+    text = note("The provisioning job is <strong>{}</strong>: Entra is not pushing changes, so the drift below "
+                "is expected.", code)
     quarantine = status.get("quarantine") or {}
     if quarantine:
         error = (quarantine.get("error") or {}).get("message") or ""
-        text += (f" Quarantine reason: {quarantine.get('reason')}; since {quarantine.get('seriesBegan')}; "
-                 f"next attempt {quarantine.get('nextAttempt')}. {error}")
-    return text
+        text = note("{} Quarantine reason: {}; since {}; next attempt {}. {}", text, quarantine.get("reason"),
+                    quarantine.get("seriesBegan"), quarantine.get("nextAttempt"), error)
+    return warning(text)
 
 
-def job_line(snapshot: Snapshot) -> str:
-    """One Markdown line on the provisioning job for the top of the report."""
+def job_line(snapshot: Snapshot) -> Html:
+    """One line on the provisioning job for the top of the report (values escaped)."""
     job = job_summary(snapshot)
     if job is None:
         reason = next((u["reason"] for u in snapshot.unreadable if "job" in u["what"].lower()), "not found")
-        return f"**Provisioning job:** could not be read ({reason})."
+        return note("<strong>Provisioning job:</strong> could not be read ({}).", reason)
     last = job["last_successful_execution"] or "never"
     quarantine = "in quarantine" if job["quarantine"] else "no quarantine"
-    return f"**Provisioning job:** {job['status']}, last successful run {last}, {quarantine}."
+    return note("<strong>Provisioning job:</strong> {}, last successful run {}, {}.", job["status"], last, quarantine)
 
 
 def job_summary(snapshot: Snapshot) -> dict[str, Any] | None:
@@ -149,6 +152,7 @@ def job_summary(snapshot: Snapshot) -> dict[str, Any] | None:
 
 
 def scope_table(result: AuditResult) -> Any:
+    """How many users fall in each scope bucket, and what the bucket means."""
     explain = {
         "in_scope": "assigned with any role (Default Access too), directly or as a direct member of an assigned group",
         "live": "in scope, enabled, not deleted: should have an active account",
@@ -161,24 +165,25 @@ def scope_table(result: AuditResult) -> Any:
         "filtered_out": "assigned, but a scoping filter leaves them out",
     }
     table = pd.DataFrame([{"bucket": k, "users": v, "meaning": explain.get(k, "")} for k, v in result.scope.items()])
-    return table.style.hide(axis="index").set_properties(subset=["meaning"], **{"text-align": "left"})
+    return table_html(table.style.hide(axis="index").set_properties(subset=["meaning"], **{"text-align": "left"}))
 
 
 def headline(result: AuditResult) -> Any:
+    """Counted findings per severity and kind, worst first."""
     counted = result.counted
     table = counted.groupby(["severity", "kind"]).size().reset_index(name="findings")
     table["rank"] = table["severity"].map(SEVERITY_RANK)
     table = table.sort_values(["rank", "findings"], ascending=[True, False]).drop(columns="rank")
-    return table.style.hide(axis="index")
+    return table_html(table.style.hide(axis="index"))
 
 
 def drilldown(findings: pd.DataFrame, top: int = 50) -> Any:
-    """The worst rows first, raw expected next to actual, as a pandas Styler."""
+    """The worst rows first, raw expected next to actual, as a pandas Styler that escapes every value."""
     columns = ["severity", "kind", "user_name", "attribute", "expected", "actual", "reason", "scim_id", "entra_id"]
     rows = findings[~findings["waived"]][columns].head(top)
     colours = {"high": "background-color: #f5b7b1", "medium": "background-color: #fad7a0",
                "low": "background-color: #fcf3cf"}
-    return rows.style.hide(axis="index").map(lambda v: colours.get(v, ""), subset=["severity"])
+    return table_html(rows.style.hide(axis="index").map(lambda v: colours.get(v, ""), subset=["severity"]))
 
 
 def provisioning_failures(snapshot: Snapshot, findings: pd.DataFrame, top: int = 50,

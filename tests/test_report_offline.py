@@ -12,9 +12,23 @@ from pathlib import Path
 import nbformat
 import papermill
 import pytest
-from browser import CHROMIUM, NEEDS_CHROMIUM, visit
+from browser import CHROMIUM, NEEDS_CHROMIUM, static_problems, visit
 
+from rcaudit.audit_run import audit
+from rcaudit.config import Settings
 from rcaudit.report import export_html
+
+WIDGET_CELL = """\
+from comm import create_comm
+from IPython.display import display
+state = {"_model_name": "IntSliderModel", "_model_module": "@jupyter-widgets/controls",
+         "_model_module_version": "2.0.0", "_view_name": "IntSliderView", "value": 3}
+widget = create_comm(target_name="jupyter.widget", data={"state": state, "buffer_paths": []},
+                     metadata={"version": "2.1.0"})
+display({"application/vnd.jupyter.widget-view+json": {"model_id": widget.comm_id, "version_major": 2,
+                                                      "version_minor": 0}, "text/plain": "IntSlider(value=3)"},
+        raw=True)
+"""
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +53,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_report_pulls_no_script_from_the_network(report: Path) -> None:
     html = report.read_text(encoding="utf-8")
+    assert static_problems(html) == []  # CSP with only plotly.js and the loader by hash; nothing off the page
     sources = re.findall(r"<script[^>]*\bsrc=[\"']([^\"']+)", html)
     assert not [s for s in sources if not s.startswith("data:")], sources
     assert "require.min.js" not in html and "MathJax.js" not in html and "tex-svg" not in html
@@ -51,3 +66,23 @@ def test_report_renders_every_chart_with_zero_network_requests(report: Path) -> 
     seen = visit(report)
     assert seen.errors == [] and seen.remote == []
     assert seen.charts_drawn == [True, True]
+
+
+def test_widget_state_is_stripped_from_the_saved_notebook_and_the_report(tmp_path: Path) -> None:
+    """A widget's state (nbclient records it from the kernel's comm) would make the lab template add a CDN
+    widget-manager script; `rcaudit audit` keeps none of it, in audit.ipynb or report.html."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+    parameters = nbformat.v4.new_code_cell('source = "auto"\nrun_folder = ""\nsnapshot = ""\nmask_pii = False\n'
+                                           'fail_on = "high"')
+    parameters.metadata["tags"] = ["parameters"]
+    nb.cells = [parameters, nbformat.v4.new_code_cell(WIDGET_CELL)]
+    source = tmp_path / "widget.ipynb"
+    nbformat.write(nb, str(source))
+    folder = tmp_path / "run"
+    audit(settings=Settings.from_env(), source="sandbox", out=str(folder), notebook=source, fail_on="none")
+    saved = nbformat.read(str(folder / "audit.ipynb"), as_version=4)
+    assert "widgets" not in saved.metadata
+    assert not [m for c in saved.cells for o in c.get("outputs", []) for m in o.get("data", {}) if "widget" in m]
+    html = (folder / "report.html").read_text(encoding="utf-8")
+    assert static_problems(html) == [] and "jupyter-widgets" not in html and "widget-state" not in html

@@ -98,3 +98,24 @@ def test_run_history_new_fixed_persisting_and_time_to_fix(tmp_path: Path, findin
     assert fixes["days_open"].tolist() == [2.0, 2.0]
     assert history(runs).query("run_id == 'r2' and severity == 'medium'")["findings"].item() == 1
     assert read_findings(tmp_path / "r1" / "findings.csv")["waived"].tolist() == [False] * 4 + [True]
+
+
+def test_chart_labels_from_the_services_are_text_to_plotly(findings: pd.DataFrame) -> None:
+    """plotly draws `<b>`/`<a href>`/`<br>` in ticks and hover text as markup: values reach it escaped."""
+    hostile = "<b>R&D</b><a href='http://127.0.0.1:9/x'>"
+    findings.loc[2, "user_name"] = findings.loc[3, "user_name"] = hostile
+    by_department = charts.by_group(findings, pd.Series({"u1": hostile}), "<i>group</i>")
+    labels = {label for trace in by_department.data for label in trace.y}
+    assert "&lt;b&gt;R&amp;D&lt;/b&gt;&lt;a href='http://127.0.0.1:9/x'&gt;" in labels
+    assert "<" not in by_department.layout.title.text
+    assert [u for u in charts.worst_users_heatmap(findings).data[0].y if "<" in u] == []
+
+
+def test_a_figure_block_cannot_be_closed_by_a_value() -> None:
+    from rcaudit.report import figure_html
+
+    block = figure_html({"data": [{"type": "bar", "y": ["</script><script>alert(1)</script>"]}], "layout": {}})
+    assert block.count("</script>") == 1 and "<script>" not in block
+    body = block.split('type="application/json"', 1)[1].split(">", 1)[1].rsplit("</script>", 1)[0]
+    assert json.loads(body)["data"][0]["y"] == [
+        "</script><script>alert(1)</script>"]

@@ -37,7 +37,7 @@ def test_trends_over_thirty_runs(tmp_path: Path) -> None:
                                progress_bar=False, cwd=str(tmp_path))
     elapsed = time.perf_counter() - started
     text = json.dumps(nbformat.read(str(tmp_path / "out.ipynb"), as_version=4).cells)
-    assert "**30 audit run(s)**" in text
+    assert "<strong>30 audit run(s)</strong>" in text  # an escaped HTML note now, not Markdown
     assert "145 findings fixed" in text  # 29 comparisons x 5
     assert text.count("plotly-graph-div") >= 3
     print(f"trends notebook over 30 runs: {elapsed:.1f} s")
