@@ -130,6 +130,17 @@ def job_banner(snapshot: Snapshot) -> Html | None:
     return warning(text)
 
 
+def mapping_banner(snapshot: Snapshot) -> Html | None:
+    """A readable job schema without a usable user mapping: the audit fell back to the default table and the
+    job's scoping filters, if any, are not applied (DESIGN.md "Live mapping": never a quiet fallback)."""
+    reason = next((u["reason"] for u in snapshot.unreadable if u.get("what") == "live mapping"), None)
+    if reason is None:
+        return None
+    return warning(note("The provisioning job's mapping could not be used ({}). The findings below compare "
+                        "against DESIGN.md's default mapping and ignore the job's scoping filters: check the "
+                        "job's attribute mappings in Entra.", reason))
+
+
 def job_line(snapshot: Snapshot) -> Html:
     """One line on the provisioning job for the top of the report (values escaped)."""
     job = job_summary(snapshot)

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from rcaudit import auth
+from rcaudit import auth, workbook
 from rcaudit.config import Settings
 from rcaudit.http import RetryPolicy
 from rcaudit.reconcile import AuditOptions, reconcile
@@ -77,3 +77,6 @@ def test_a_readable_schema_without_a_user_mapping_is_unreadable_not_a_quiet_fall
     entries = [u for u in snapshot.unreadable if u["what"] == "live mapping"]
     assert len(entries) == 1 and "no enabled user object mapping" in entries[0]["reason"]
     assert "default mapping is audited instead" in entries[0]["reason"]
+    banner = workbook.mapping_banner(snapshot)
+    assert banner is not None and "could not be used" in str(banner) and "scoping filters" in str(banner)
+    assert workbook.mapping_banner(fetch(company)) is None
