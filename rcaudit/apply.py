@@ -2,8 +2,10 @@
 
 A dry run is the default; writing needs `apply=True` (`--apply`). Before anything is written the guards
 must pass: at most `max_changes` operations; deactivations only with `allow_deactivate`, and never more
-than 5 % of the target's active accounts; an audit no older than `max_age_hours`; the environment points
-at the audited tenant; no other apply holds the run folder's lock.
+than 5 % of the target's active accounts, counting every account deactivated on the same RingCentral in the
+last 24 h (the journals of every run); an audit no older than `max_age_hours`; the environment points at the
+audited tenant and at the audited RingCentral (SCIM URL and JWT owner, recorded in the snapshot); no other
+apply holds the run folder's lock. An account whose re-read userName is not the audited one is not written.
 
 Per account: wait for a write slot (RingCentral's Heavy group, from the rate-limit headers), re-read the
 account (`GET /Users/{id}`, Light group: RingCentral has no ETags), skip every operation whose attribute no
@@ -495,6 +497,7 @@ class _Writer:
     # --- one account -----------------------------------------------------------------------------------
     def account(self, scim_id: str, operations: list[Operation]) -> str:
         """Re-read, skip what is stale, write the rest; returns `applied`, `failed`, `skipped` or `dry_run`."""
+        self.account_user_name = ""
         if self.client is None:
             for o in operations:
                 self.record(o, "dry_run", after=o.expected, error="not re-read: no connection to RingCentral")
@@ -527,7 +530,8 @@ class _Writer:
                 live.append(o)
             elif same_value(o.attribute, before, o.expected):
                 self.record(o, "skipped_stale", before=before, after=before,
-                            error="the request in flight when that apply stopped never went through: nothing to undo"
+                            error="the account holds the value from before the request that was in flight when "
+                                  "that apply stopped (it never went through, or was undone since): nothing to undo"
                             if o.in_flight else
                             "already holds the planned value (applied earlier, or fixed since the audit)")
             else:
@@ -633,6 +637,12 @@ class _Writer:
                                          "not written this time; run the plan again")
                 continue
             self.account_user_name = str(current.get("userName") or "")
+            other = self.another_account([operations[str(line["op_id"])] for line in lines], current)
+            if other:
+                self.result.undecided += [str(line["op_id"]) for line in lines]
+                self.result.notes.append(f"could not decide {len(lines)} operation(s) left in flight by fix "
+                                         f"{lines[0].get('fix_id')}: {other}")
+                continue
             for line in lines:
                 o = operations[str(line["op_id"])]
                 now, before = target_reader(o.attribute)(current), line.get("before")

@@ -68,6 +68,15 @@ def test_a_plan_audited_on_one_ringcentral_is_refused_on_another(two: tuple[Sand
     assert main(["fix", "--run", str(folder), *EVERYTHING]) == 0  # the dry run says why, and reads nothing there
     assert "not for this RingCentral" in capsys.readouterr().out and writes(second, "GET") == 0
 
+    use_env(monkeypatch, first.env(), tmp_path / "outputs")  # applied where it was audited, then rolled back there
+    assert main(["fix", "--run", str(folder), "--attributes", "title", "--apply"]) == 0
+    journal = next(p for p in sorted((folder / "fixes").glob("*/journal.jsonl"))
+                   if any(line["status"] == "applied" for line in read_journal(p)))
+    use_env(monkeypatch, env, tmp_path / "outputs")
+    capsys.readouterr()
+    assert main(["rollback", "--journal", str(journal), "--apply"]) == 2
+    assert "not for this RingCentral" in capsys.readouterr().err and writes(second) == 0
+
 
 @pytest.fixture
 def jwt_run(tmp_path: Path) -> Iterator[tuple[Sandbox, Path]]:
