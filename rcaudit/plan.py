@@ -674,6 +674,7 @@ def plan_for_run(folder: str | Path, filters: Filters | None = None, *, boolean_
 
 # --- journals and rollback plans ---------------------------------------------------------------------------
 OUTCOMES = ("applied", "skipped_stale", "failed")  # statuses that settle an `intent` line of the same op_id
+JOURNAL_STATUSES = ("intent", *OUTCOMES, "dry_run")
 
 
 @dataclass(frozen=True)
@@ -741,6 +742,11 @@ def _journal_line_problem(raw_line: bytes) -> dict[str, Any] | str:
         return f"not JSON ({exc.msg} at column {exc.colno})"
     if not isinstance(item, dict) or not isinstance(item.get("op_id"), str) or "status" not in item:
         return "not a journal line (a JSON object with op_id and status)"
+    if item["status"] not in JOURNAL_STATUSES:
+        return f"unknown status {item['status']!r} (expected one of {', '.join(JOURNAL_STATUSES)})"
+    if item["status"] in ("intent", "applied") and not (
+            isinstance(item.get("scim_id"), str) and (item.get("attribute") or item.get("path"))):
+        return f"an {item['status']} line without scim_id or path"
     return item
 
 

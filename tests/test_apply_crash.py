@@ -30,7 +30,13 @@ def shop(tmp_path: Path) -> Iterator[tuple[Sandbox, Path, dict[str, str]]]:
 
 
 def accounts(sandbox: Sandbox) -> dict[str, Any]:
-    return comparable(json.loads(json.dumps(sandbox.state.scim_users)))
+    """A copy of every account (retried if the server thread is writing one at that moment)."""
+    for _ in range(100):
+        try:
+            return comparable(json.loads(json.dumps(sandbox.state.scim_users)))
+        except RuntimeError:  # changed size during iteration
+            time.sleep(0.01)
+    raise AssertionError("could not copy the sandbox's accounts")
 
 
 def wait_for(what: str, condition: Any, limit: float = 60.0) -> None:

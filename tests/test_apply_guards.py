@@ -180,3 +180,17 @@ def test_a_rollback_of_deactivations_frees_the_count(tmp_path: Path, monkeypatch
         assert main(["fix", *batch, "--users", "filler.person01@contoso.example"]) == 0
         assert json.dumps([by_name(sandbox.state.scim_users, p)["active"] for p in
                            ("frank.fox", "filler.person00", "filler.person01")]) == "[true, true, false]"
+
+
+def test_a_snapshot_from_before_the_identity_field_still_applies_with_a_note(
+        two: tuple[Sandbox, Sandbox, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    first, _, folder = two
+    manifest = folder / "snapshot" / "manifest.json"
+    data = json.loads(manifest.read_text())
+    del data["rc_identity"]
+    manifest.write_text(json.dumps(data))
+    assert Snapshot.load(folder).rc_identity == {}
+    use_env(monkeypatch, first.env(), tmp_path / "outputs")
+    assert main(["fix", "--run", str(folder), "--attributes", "title", "--apply"]) == 0
+    assert "the audit did not record which RingCentral it read" in capsys.readouterr().out and writes(first) == 2
