@@ -99,9 +99,8 @@ class Guards:
 def check_guards(plan: Plan, pending: list[Operation], guards: Guards, *, now: dt.datetime,
                  settings: Settings | None = None, earlier_deactivations: set[str] | None = None,
                  scim_url: str = "") -> list[str]:
-    """Every reason to refuse writing `pending` (empty: go). `earlier_deactivations`: op_ids of deactivations
-    applied to the same RingCentral in the last 24 h (`recent_deactivations`: account ids), counted with this
-    plan's."""
+    """Every reason to refuse writing `pending` (empty: go). `earlier_deactivations`: the accounts (scim_ids)
+    deactivated on the same RingCentral in the last 24 h (`recent_deactivations`), counted with this plan's."""
     earlier_deactivations = earlier_deactivations or set()
     problems: list[str] = []
     if len(pending) > guards.max_changes:
@@ -631,6 +630,8 @@ class _Writer:
             try:
                 current = self.read(scim_id)
             except FetchError as exc:
+                if exc.status == 404:
+                    continue  # the account is gone: planned as usual, its re-read journals it `failed`
                 self.result.undecided += [str(line["op_id"]) for line in lines]
                 self.result.notes.append(f"could not decide {len(lines)} operation(s) on account {scim_id} left in "
                                          f"flight by fix {lines[0].get('fix_id')} (re-read failed: {exc.message}): "
@@ -697,10 +698,10 @@ def apply_plan(plan: Plan, client: ScimClient | None = None, *, apply: bool = Fa
     fix_id = fix_id or new_run_id(now)
     folder = fixes_folder(plan.run_folder) / fix_id
     plan.save(folder / "plan.json")
-    files, journal_notes = run_journals(plan.run_folder, plan.plan_id)
+    run_journals(plan.run_folder, plan.plan_id)  # a damaged journal of this plan stops it before anything is read
     target = environment_target(client, settings)
     wrong_target = target_problems(plan, target, static_token=bool(client is not None and client.token.static))
-    result = ApplyResult(fix_id, plan, folder, apply, notes=list(journal_notes))
+    result = ApplyResult(fix_id, plan, folder, apply)
     if not plan.scim_url:
         result.notes.append("the audit did not record which RingCentral it read (a snapshot from before this "
                             "check): the environment's SCIM URL and owner could not be compared with it")
@@ -719,6 +720,8 @@ def apply_plan(plan: Plan, client: ScimClient | None = None, *, apply: bool = Fa
                 result.notes.append(f"took over the lock of fix {lock.took_over.get('fix_id')} (pid "
                                     f"{lock.took_over.get('pid')} is no longer running)")
             writer = _Writer(plan, client, journal, result, guards, sleep, on_line, target)
+            files, journal_notes = run_journals(plan.run_folder, plan.plan_id)  # under the lock: final
+            result.notes += journal_notes
             done = applied_op_ids(plan.run_folder, plan.plan_id, files)
             by_id = {o.op_id: o for o in plan.operations}
             intents = {k: v for k, v in pending_intents(files, plan.plan_id).items() if k in by_id and k not in done}
