@@ -2,16 +2,21 @@
 
 A dry run is the default; writing needs `apply=True` (`--apply`). Before anything is written the guards
 must pass: at most `max_changes` operations; deactivations only with `allow_deactivate`, and never more
-than 5 % of the target's active accounts; an audit no older than `max_age_hours`; the environment points
-at the audited tenant; no other apply holds the run folder's lock.
+than 5 % of the target's active accounts, counting every account deactivated on the same RingCentral in the
+last 24 h (the journals of every run); an audit no older than `max_age_hours`; the environment points at the
+audited tenant and at the audited RingCentral (SCIM URL and JWT owner, recorded in the snapshot); no other
+apply holds the run folder's lock. An account whose re-read userName is not the audited one is not written.
 
 Per account: wait for a write slot (RingCentral's Heavy group, from the rate-limit headers), re-read the
 account (`GET /Users/{id}`, Light group: RingCentral has no ETags), skip every operation whose attribute no
 longer holds the audited value (`skipped_stale`, with why), then send one PatchOp request with the rest.
 The session paces both groups to the `X-Rate-Limit-*` headers and never sends inside a penalty.
 
-Every operation gets one journal line (`fixes/<fix_id>/journal.jsonl`), written and fsynced before the next
-request, so a crash or Ctrl-C loses nothing; a re-run of the same plan skips every op_id already applied.
+Every request is announced by an `intent` line per operation (with `before`), written and fsynced before it
+is sent, and every operation gets its outcome line (same op_id) before the next request, so a crash,
+`kill -9` or Ctrl-C loses nothing: a re-run of the same plan skips every op_id already applied, and decides
+each intent without an outcome by re-reading the account (it holds the planned value and `before` did not:
+journaled `applied`, "decided after a crash", so a rollback undoes it; else it is planned as usual).
 Per-operation errors are journaled and the run goes on:
 - 400 (e.g. `invalidValue`: a refused region) or 409 (`uniqueness`) on a request of several operations:
   each operation is sent alone, so one refused value does not hold back the others;
@@ -55,6 +60,10 @@ from .plan import (
     RunAudit,
     applied_op_ids,
     fixes_folder,
+    is_empty,
+    load_journal,
+    pending_intents,
+    run_journals,
     same_value,
     shape_operations,
     shown,
@@ -63,11 +72,14 @@ from .plan import (
 from .reconcile import reconcile
 from .runs import new_run_id
 from .scim import HEAVY, ScimClient
+from .snapshot import rc_identity
 
 LOCK_NAME = ".apply.lock"
 JOURNAL_FIELDS = ("time", "fix_id", "plan_id", "op_id", "scim_id", "entra_id", "path", "op", "value", "audited",
                   "before", "after", "status", "http_status", "error")
-STATUSES = ("applied", "skipped_stale", "failed", "dry_run")
+STATUSES = ("applied", "skipped_stale", "failed", "dry_run")  # outcomes (the counts); `intent` precedes a request
+INTENT = "intent"
+WINDOW_HOURS = 24.0  # the deactivation share counts what was applied to the same RingCentral this long ago
 EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
 
 
@@ -85,8 +97,11 @@ class Guards:
 
 
 def check_guards(plan: Plan, pending: list[Operation], guards: Guards, *, now: dt.datetime,
-                 settings: Settings | None = None) -> list[str]:
-    """Every reason to refuse writing `pending` (empty: go)."""
+                 settings: Settings | None = None, earlier_deactivations: set[str] | None = None,
+                 scim_url: str = "") -> list[str]:
+    """Every reason to refuse writing `pending` (empty: go). `earlier_deactivations`: the accounts (scim_ids)
+    deactivated on the same RingCentral in the last 24 h (`recent_deactivations`), counted with this plan's."""
+    earlier_deactivations = earlier_deactivations or set()
     problems: list[str] = []
     if len(pending) > guards.max_changes:
         problems.append(f"{len(pending)} operations exceed --max-changes {guards.max_changes}: narrow the plan with "
@@ -94,13 +109,9 @@ def check_guards(plan: Plan, pending: list[Operation], guards: Guards, *, now: d
     deactivations = sum(1 for o in pending if o.deactivation)
     if deactivations and not guards.allow_deactivate:
         problems.append(f"{deactivations} deactivation(s) need --allow-deactivate")
-    active = plan.target_active_accounts
-    if deactivations and active is not None and deactivations > guards.max_deactivate_share * active:
-        share = deactivations / active if active else 1.0
-        problems.append(f"{deactivations} deactivations are {share:.1%} of the target's {active} active accounts, "
-                        f"above the {guards.max_deactivate_share:.0%} limit (at most "
-                        f"{int(guards.max_deactivate_share * active)}): so many usually means a scope or matching "
-                        "problem, not drift; check the audit's scope first")
+    share_problem = window_problem(plan, pending, earlier_deactivations, guards, scim_url)
+    if share_problem:
+        problems.append(share_problem)
     audited_at = dt.datetime.fromisoformat(plan.audited_at)
     age = (now - audited_at).total_seconds() / 3600
     if age > guards.max_age_hours:
@@ -112,28 +123,126 @@ def check_guards(plan: Plan, pending: list[Operation], guards: Guards, *, now: d
     return problems
 
 
+def target_problems(plan: Plan, target: dict[str, str], *, static_token: bool) -> list[str]:
+    """Why the environment's RingCentral is not the audited one: another SCIM URL, or another account owner
+    (JWT grant's owner_id). Every RingCentral customer shares one SCIM URL, so the owner matters too."""
+    problems: list[str] = []
+    url = target.get("scim_url", "")
+    if plan.scim_url and url and url != plan.scim_url:
+        problems.append(f"the audit read RingCentral at {plan.scim_url}, the environment (RCAUDIT_SCIM_URL) points at "
+                        f"{url}: this plan is not for this RingCentral")
+    owner = target.get("owner_id", "")
+    if plan.rc_owner_id and owner and owner != plan.rc_owner_id:
+        problems.append(f"the audit read the RingCentral account of owner {plan.rc_owner_id}, the environment's JWT "
+                        f"grant is for owner {owner}: this plan is not for this RingCentral")
+    elif plan.rc_owner_id and not owner and static_token:
+        problems.append(f"the audit read the RingCentral account of owner {plan.rc_owner_id} (JWT grant); with "
+                        "RCAUDIT_SCIM_TOKEN the environment's account cannot be checked: apply with the JWT grant "
+                        "(RCAUDIT_RC_CLIENT_ID, RCAUDIT_RC_CLIENT_SECRET, RCAUDIT_RC_JWT)")
+    return problems
+
+
+def _is_deactivation(line: dict[str, Any]) -> bool:
+    expected = line.get("expected")
+    return line.get("attribute") == "active" and not is_empty(expected) and not _truthy(expected)
+
+
+def _is_activation(line: dict[str, Any]) -> bool:
+    return line.get("attribute") == "active" and _truthy(line.get("expected"))
+
+
+def _truthy(value: Any) -> bool:
+    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
+
+
+def journals_for_window(run_folder: str | Path, outputs: Path | None) -> list[Path]:
+    """Every journal a deactivation count must see: the run's own and every run's under $RCAUDIT_OUTPUTS."""
+    roots = [Path(run_folder)] + ([p for p in sorted(outputs.glob("*")) if p.is_dir()] if outputs and
+                                  outputs.is_dir() else [])
+    found: dict[Path, None] = {}
+    for root in roots:
+        for journal in sorted(fixes_folder(root).glob("*/journal.jsonl")):
+            found.setdefault(journal.resolve(), None)
+    return list(found)
+
+
+def recent_deactivations(journals: list[Path], scim_url: str, now: dt.datetime,
+                         hours: float = WINDOW_HOURS) -> tuple[set[str], list[str]]:
+    """scim_ids of the accounts deactivated on `scim_url` in the last `hours` and not activated again since
+    (journals are the source of truth: every apply and rollback, whichever run folder), and notes on journals
+    read in part."""
+    since = (now - dt.timedelta(hours=hours)).isoformat()
+    events: list[tuple[str, int, dict[str, Any]]] = []
+    notes: list[str] = []
+    for path in journals:
+        try:
+            journal = load_journal(path, strict=False)
+        except ConfigError as exc:
+            notes.append(f"{exc.message}: its deactivations are not counted")
+            continue
+        notes += [f"{d}: not counted" for d in journal.damaged]
+        events += [(str(line.get("time", "")), n, line) for n, line in enumerate(journal.lines)
+                   if line.get("status") == "applied"]
+    in_effect: set[str] = set()
+    for moment, _, line in sorted(events, key=lambda e: e[:2]):
+        if (line.get("scim_url") or scim_url) != scim_url:
+            continue  # another RingCentral (a line without scim_url, from before this version, is counted)
+        if _is_activation(line):
+            in_effect.discard(str(line.get("scim_id")))
+        elif _is_deactivation(line) and moment >= since:
+            in_effect.add(str(line.get("scim_id")))
+    return in_effect, notes
+
+
+def window_problem(plan: Plan, pending: list[Operation], earlier: set[str], guards: Guards,
+                   scim_url: str) -> str:
+    """The 5 % rule over 24 h: accounts deactivated on this RingCentral in the window and not active again,
+    minus those this plan activates, plus this plan's deactivations, against the audited active accounts."""
+    active = plan.target_active_accounts
+    mine = {o.scim_id for o in pending if o.deactivation}
+    activated = {o.scim_id for o in pending if o.attribute == "active" and _truthy(o.expected)}
+    before = earlier - activated - mine
+    total = len(before) + len(mine)
+    if not mine or active is None or total <= guards.max_deactivate_share * active:
+        return ""
+    share = total / active if active else 1.0
+    return (f"{total} deactivations are {share:.1%} of the target's {active} active accounts, above the "
+            f"{guards.max_deactivate_share:.0%} limit (at most {int(guards.max_deactivate_share * active)}): "
+            f"{len(mine)} in this plan + {len(before)} applied to {scim_url or 'this RingCentral'} in the last "
+            f"{WINDOW_HOURS:g} h and not undone; so many usually means a scope or matching problem, not drift "
+            "(batches do not change the count): check the audit's scope first")
+
+
 # --- the journal and the lock ----------------------------------------------------------------------------
 class Journal:
-    """`journal.jsonl`: one JSON line per operation, flushed and fsynced before the caller goes on."""
+    """`journal.jsonl`: one JSON line per operation, flushed and fsynced before the caller goes on. Opened on
+    first use (`open`), so a plan refused by a guard leaves no empty journal behind."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = path.open("a", encoding="utf-8")
+        self._file: Any = None
+
+    def open(self) -> None:
+        if self._file is not None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = self.path.open("a", encoding="utf-8")
         with contextlib.suppress(OSError):  # make the new file's name durable too
-            directory = os.open(path.parent, os.O_RDONLY)
+            directory = os.open(self.path.parent, os.O_RDONLY)
             try:
                 os.fsync(directory)
             finally:
                 os.close(directory)
 
     def write(self, line: dict[str, Any]) -> None:
+        self.open()
         self._file.write(json.dumps(line, ensure_ascii=False, default=str) + "\n")
         self._file.flush()
         os.fsync(self._file.fileno())
 
     def close(self) -> None:
-        self._file.close()
+        if self._file is not None:
+            self._file.close()
 
 
 def _alive(pid: int) -> bool:
@@ -232,6 +341,7 @@ class ApplyResult:
     refused: list[str] = field(default_factory=list)  # dry run: why --apply would be refused
     stopped: str | None = None
     interrupted: bool = False
+    undecided: list[str] = field(default_factory=list)  # in-flight requests of a crashed apply not decided yet
     reads: int = 0
     writes: int = 0
     notes: list[str] = field(default_factory=list)
@@ -253,7 +363,7 @@ class ApplyResult:
     def exit_code(self) -> int:
         if self.interrupted:
             return EXIT_ERROR
-        return EXIT_FAILED if self.failed or self.stopped else EXIT_OK
+        return EXIT_FAILED if self.failed or self.stopped or self.undecided else EXIT_OK
 
     def table(self) -> pd.DataFrame:
         """The journal as a table: user, attribute, status, before → after, HTTP status, error."""
@@ -299,6 +409,10 @@ class _Stop(Exception):
     """Raised inside the loop to end the run with a reason."""
 
 
+IN_FLIGHT_UNDONE = ("decided after a crash: the re-read showed that the request in flight when that apply stopped "
+                    "had gone through; undone")
+
+
 def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat()
 
@@ -307,15 +421,21 @@ class _Writer:
     """Processes one account at a time and journals every operation."""
 
     def __init__(self, plan: Plan, client: ScimClient | None, journal: Journal, result: ApplyResult, guards: Guards,
-                 sleep: Callable[[float], None], on_line: Callable[[dict[str, Any]], None] | None) -> None:
+                 sleep: Callable[[float], None], on_line: Callable[[dict[str, Any]], None] | None,
+                 target: dict[str, str] | None = None) -> None:
         self.plan, self.client, self.journal, self.result, self.guards = plan, client, journal, result, guards
         self.sleep, self.on_line = sleep, on_line
         self.boolean_strings = bool(plan.settings.get("boolean_strings", False))
+        self.target = target or {}  # the RingCentral written to: {scim_url, owner_id}
+        self.announced: set[str] = set()  # op_ids whose intent line this run wrote
+        self.account_user_name = ""  # the userName of the account being written, as re-read
 
     # --- journal ---------------------------------------------------------------------------------------
-    def record(self, operation: Operation, status: str, *, before: Any = None, after: Any = None,
-               http_status: int | None = None, error: str = "", sent: dict[str, Any] | None = None) -> None:
-        line = {
+    def line(self, operation: Operation, status: str, *, before: Any = None, after: Any = None,
+             http_status: int | None = None, error: str = "", sent: dict[str, Any] | None = None,
+             decides: str | None = None) -> dict[str, Any]:
+        """One journal line (DESIGN.md's fields first, then what a person, a rollback and the guards need)."""
+        return {
             "time": _now(), "fix_id": self.result.fix_id, "plan_id": self.plan.plan_id, "op_id": operation.op_id,
             "scim_id": operation.scim_id, "entra_id": operation.entra_id, "path": operation.path, "op": operation.op,
             "value": operation.value, "audited": operation.audited, "before": before, "after": after,
@@ -323,12 +443,29 @@ class _Writer:
             # beyond DESIGN.md's fields: what a person and a rollback need
             "attribute": operation.attribute, "expected": operation.expected, "sent": sent, "kind": operation.kind,
             "severity": operation.severity, "user_name": operation.user_name, "inverse": operation.inverse,
-            "reverts": operation.reverts or None,
+            "reverts": operation.reverts or None, "decides": decides,
+            "target_user_name": self.account_user_name or operation.target_user_name or None,
+            "scim_url": self.target.get("scim_url") or None, "rc_owner_id": self.target.get("owner_id") or None,
         }
+
+    def record(self, operation: Operation, status: str, *, before: Any = None, after: Any = None,
+               http_status: int | None = None, error: str = "", sent: dict[str, Any] | None = None,
+               decides: str | None = None) -> None:
+        """Journal an outcome (fsynced) and show it."""
+        line = self.line(operation, status, before=before, after=after, http_status=http_status, error=error,
+                         sent=sent, decides=decides)
         self.journal.write(line)
         self.result.lines.append(line)
         if self.on_line is not None:
             self.on_line(line)
+
+    def announce(self, operations: list[Operation], befores: dict[str, Any], sent: dict[str, dict[str, Any]]) -> None:
+        """The intent lines, fsynced before the request goes out: if the process dies while it is in flight, the
+        next run (or a rollback) knows a write may have happened and decides it by re-reading the account."""
+        for o in operations:
+            if o.op_id not in self.announced:
+                self.journal.write(self.line(o, INTENT, before=befores.get(o.op_id), sent=sent.get(o.op_id)))
+                self.announced.add(o.op_id)
 
     def fail_all(self, operations: list[Operation], befores: dict[str, Any], error: str, status: int | None,
                  sent: dict[str, dict[str, Any]] | None = None) -> None:
@@ -359,6 +496,7 @@ class _Writer:
     # --- one account -----------------------------------------------------------------------------------
     def account(self, scim_id: str, operations: list[Operation]) -> str:
         """Re-read, skip what is stale, write the rest; returns `applied`, `failed`, `skipped` or `dry_run`."""
+        self.account_user_name = ""
         if self.client is None:
             for o in operations:
                 self.record(o, "dry_run", after=o.expected, error="not re-read: no connection to RingCentral")
@@ -376,6 +514,12 @@ class _Writer:
                 return "dry_run"
             self.fail_all(operations, {}, f"re-read failed{gone}: {exc.message}", exc.status)
             return "failed"
+        self.account_user_name = str(current.get("userName") or "")
+        other = self.another_account(operations, current)
+        if other:
+            for o in operations:
+                self.record(o, "dry_run" if not self.result.apply else "failed", error=other)
+            return "dry_run" if not self.result.apply else "failed"
         live: list[Operation] = []
         befores: dict[str, Any] = {}
         for o in operations:
@@ -385,7 +529,10 @@ class _Writer:
                 live.append(o)
             elif same_value(o.attribute, before, o.expected):
                 self.record(o, "skipped_stale", before=before, after=before,
-                            error="already holds the planned value (applied earlier, or fixed since the audit)")
+                            error="the account holds the value from before the request that was in flight when "
+                                  "that apply stopped (it never went through, or was undone since): nothing to undo"
+                            if o.in_flight else
+                            "already holds the planned value (applied earlier, or fixed since the audit)")
             else:
                 self.record(o, "skipped_stale", before=before, after=before,
                             error=f"changed since the audit: audited {shown(o.audited)}, now {shown(before)}")
@@ -398,6 +545,16 @@ class _Writer:
             return "dry_run"
         return self.send(scim_id, live, wire, befores, current)
 
+    @staticmethod
+    def another_account(operations: list[Operation], current: dict[str, Any]) -> str:
+        """Why not to write when the id now names another account (its userName is not the audited one)."""
+        audited = next((o.target_user_name for o in operations if o.target_user_name), "")
+        now = str(current.get("userName") or "")
+        if not audited or now.casefold() == audited.casefold():
+            return ""
+        return (f"not written: account {operations[0].scim_id} is now userName {now or '(none)'}, the audit saw "
+                f"{audited}: the id may name another person's account now; audit again")
+
     def value(self, operation: Operation) -> Any:
         return wire_value(operation.attribute, operation.expected, self.boolean_strings)
 
@@ -405,6 +562,7 @@ class _Writer:
              current: dict[str, Any]) -> str:
         assert self.client is not None
         sent = {o.op_id: w for o, w in zip(operations, wire, strict=True)}
+        self.announce(operations, befores, sent)
         attempt = 0
         while True:
             self.result.writes += 1
@@ -432,7 +590,8 @@ class _Writer:
             for o in operations:
                 after = target_reader(o.attribute)(body) if body is not None else o.expected
                 self.record(o, "applied", before=befores[o.op_id], after=after,
-                            http_status=204 if body is None else 200, sent=sent[o.op_id])
+                            http_status=204 if body is None else 200, sent=sent[o.op_id],
+                            error=IN_FLIGHT_UNDONE if o.in_flight else "")
             return "applied"
 
     def after_uncertain(self, scim_id: str, operations: list[Operation], befores: dict[str, Any],
@@ -459,6 +618,44 @@ class _Writer:
         self.fail_all(operations, befores, f"{exc.message} ({why}; {attempt + 1} attempt(s))", exc.status, sent)
         return "failed"
 
+    def decide(self, intents: dict[str, dict[str, Any]], operations: dict[str, Operation]) -> set[str]:
+        """Decide the requests a crashed apply left in flight (intent, no outcome) by re-reading each account:
+        applied when it now holds the planned value and `before` did not (journaled `applied`, noting it was
+        decided after a crash); otherwise it is planned as usual. Returns the op_ids decided as applied."""
+        by_account: dict[str, list[dict[str, Any]]] = {}
+        for line in intents.values():
+            by_account.setdefault(str(line["scim_id"]), []).append(line)
+        decided: set[str] = set()
+        for scim_id, lines in by_account.items():
+            try:
+                current = self.read(scim_id)
+            except FetchError as exc:
+                if exc.status == 404:
+                    continue  # the account is gone: planned as usual, its re-read journals it `failed`
+                self.result.undecided += [str(line["op_id"]) for line in lines]
+                self.result.notes.append(f"could not decide {len(lines)} operation(s) on account {scim_id} left in "
+                                         f"flight by fix {lines[0].get('fix_id')} (re-read failed: {exc.message}): "
+                                         "not written this time; run the plan again")
+                continue
+            self.account_user_name = str(current.get("userName") or "")
+            other = self.another_account([operations[str(line["op_id"])] for line in lines], current)
+            if other:
+                self.result.undecided += [str(line["op_id"]) for line in lines]
+                self.result.notes.append(f"could not decide {len(lines)} operation(s) left in flight by fix "
+                                         f"{lines[0].get('fix_id')}: {other}")
+                continue
+            for line in lines:
+                o = operations[str(line["op_id"])]
+                now, before = target_reader(o.attribute)(current), line.get("before")
+                if same_value(o.attribute, now, o.expected) and not same_value(o.attribute, before, o.expected):
+                    self.record(o, "applied", before=before, after=now, sent=line.get("sent"),
+                                decides=str(line.get("fix_id")),
+                                error=f"decided after a crash: fix {line.get('fix_id')} stopped while this request "
+                                      "was in flight (an intent line without an outcome); the re-read shows the "
+                                      "planned value, which the account did not hold before")
+                    decided.add(o.op_id)
+        return decided
+
     def one_by_one(self, scim_id: str, operations: list[Operation], befores: dict[str, Any],
                    current: dict[str, Any]) -> str:
         """A refused request of several operations: send each alone, so only the refused one fails."""
@@ -473,6 +670,18 @@ class _Writer:
         return "applied" if "applied" in outcomes else "failed"
 
 
+def environment_target(client: ScimClient | None, settings: Settings | None) -> dict[str, str]:
+    """The RingCentral this apply would write to: the SCIM URL and, under the JWT grant, the owner_id (a grant
+    is made now if none was: it is a read of the token endpoint, nothing is written)."""
+    if client is None:
+        return rc_identity(settings.scim_url, None) if settings is not None else {}
+    owner = None
+    if not client.token.static:
+        client.token.get()
+        owner = client.token.owner_id
+    return rc_identity(client.settings.scim_url, owner)
+
+
 def apply_plan(plan: Plan, client: ScimClient | None = None, *, apply: bool = False, guards: Guards | None = None,
                settings: Settings | None = None, now: dt.datetime | None = None, fix_id: str | None = None,
                sleep: Callable[[float], None] = time.sleep,
@@ -481,32 +690,28 @@ def apply_plan(plan: Plan, client: ScimClient | None = None, *, apply: bool = Fa
 
     `client` None: a dry run without re-reads (no connection). With `apply`, a failing guard raises
     `PlanRejected` (plan.json is still written, for review); in a dry run the reasons are in `refused`.
+    The environment must point at the audited RingCentral (SCIM URL, JWT owner) before anything is read from
+    it; requests a crashed apply of this plan left in flight are decided (re-read) before the guards count.
     """
     guards = guards or Guards()
     now = now or dt.datetime.now(dt.UTC)
     fix_id = fix_id or new_run_id(now)
     folder = fixes_folder(plan.run_folder) / fix_id
     plan.save(folder / "plan.json")
-    done = applied_op_ids(plan.run_folder, plan.plan_id)
-    pending = [o for o in plan.operations if o.op_id not in done]
-    problems = check_guards(plan, pending, guards, now=now, settings=settings)
-    result = ApplyResult(fix_id, plan, folder, apply, already_applied={k: v for k, v in done.items()
-                                                                       if k in {o.op_id for o in plan.operations}})
-    if apply:
-        if client is None:
-            raise ConfigError("applying needs a connection to RingCentral (RCAUDIT_SCIM_URL and a token)")
-        if problems:
-            raise PlanRejected("refused: " + "; ".join(problems) + f" (the plan is in {folder / 'plan.json'})")
-    else:
-        result.refused = problems
-        if client is None:
-            result.notes.append("no connection to RingCentral: the dry run did not re-read the accounts")
-        elif any("not for this tenant" in p for p in problems):
-            client = None
-            result.notes.append("the environment points at another tenant: the dry run did not re-read the accounts")
-    grouped: dict[str, list[Operation]] = {}
-    for operation in pending:
-        grouped.setdefault(operation.scim_id, []).append(operation)
+    run_journals(plan.run_folder, plan.plan_id)  # a damaged journal of this plan stops it before anything is read
+    target = environment_target(client, settings)
+    wrong_target = target_problems(plan, target, static_token=bool(client is not None and client.token.static))
+    result = ApplyResult(fix_id, plan, folder, apply)
+    if not plan.scim_url:
+        result.notes.append("the audit did not record which RingCentral it read (a snapshot from before this "
+                            "check): the environment's SCIM URL and owner could not be compared with it")
+    if wrong_target:
+        if apply:
+            raise PlanRejected("refused: " + "; ".join(wrong_target) + f" (the plan is in {folder / 'plan.json'})")
+        client = None
+        result.notes.append("the environment points at another RingCentral: the dry run did not re-read the accounts")
+    if apply and client is None:
+        raise ConfigError("applying needs a connection to RingCentral (RCAUDIT_SCIM_URL and a token)")
     lock = RunLock(plan.run_folder, fix_id) if apply else contextlib.nullcontext()
     journal = Journal(folder / "journal.jsonl")
     try:
@@ -514,28 +719,69 @@ def apply_plan(plan: Plan, client: ScimClient | None = None, *, apply: bool = Fa
             if isinstance(lock, RunLock) and lock.took_over:
                 result.notes.append(f"took over the lock of fix {lock.took_over.get('fix_id')} (pid "
                                     f"{lock.took_over.get('pid')} is no longer running)")
-            writer = _Writer(plan, client, journal, result, guards, sleep, on_line)
-            failures_in_a_row = 0
-            for position, (scim_id, operations) in enumerate(grouped.items()):
-                left = len(grouped) - position
-                if interrupted.is_set():
-                    result.interrupted = True
-                    result.stopped = (f"interrupted (Ctrl-C) with {left} account(s) not done: run the same plan "
-                                      "again to continue (applied operations are skipped)")
-                    break
-                if failures_in_a_row >= guards.max_consecutive_failures:
-                    last = result.lines[-1].get("error") if result.lines else ""
-                    result.stopped = (f"{failures_in_a_row} accounts in a row failed (last: {last}); {left} "
-                                      "account(s) not attempted: fix the cause, then run the same plan again")
-                    break
-                outcome = writer.account(scim_id, operations)
-                if outcome == "failed":
-                    failures_in_a_row += 1
-                elif outcome == "applied":
-                    failures_in_a_row = 0
+            writer = _Writer(plan, client, journal, result, guards, sleep, on_line, target)
+            files, journal_notes = run_journals(plan.run_folder, plan.plan_id)  # under the lock: final
+            result.notes += journal_notes
+            done = applied_op_ids(plan.run_folder, plan.plan_id, files)
+            by_id = {o.op_id: o for o in plan.operations}
+            intents = {k: v for k, v in pending_intents(files, plan.plan_id).items() if k in by_id and k not in done}
+            if intents and apply:
+                decided = writer.decide(intents, by_id)
+                done.update({k: fix_id for k in decided})
+            elif intents:
+                result.notes.append(f"{len(intents)} operation(s) were in flight when an earlier apply of this plan "
+                                    "stopped: --apply decides each by re-reading the account")
+            pending = [o for o in plan.operations if o.op_id not in done and o.op_id not in result.undecided]
+            earlier, window_notes = recent_deactivations(
+                journals_for_window(plan.run_folder, settings.outputs if settings else None),
+                target.get("scim_url") or plan.scim_url, now) if any(o.deactivation for o in pending) else (set(), [])
+            result.notes += window_notes
+            problems = [*wrong_target, *check_guards(plan, pending, guards, now=now, settings=settings,
+                                                     earlier_deactivations=earlier,
+                                                     scim_url=target.get("scim_url") or plan.scim_url)]
+            result.already_applied = {k: v for k, v in done.items() if k in by_id and v != fix_id}
+            if apply and problems:
+                raise PlanRejected("refused: " + "; ".join(problems) + f" (the plan is in {folder / 'plan.json'})")
+            if not apply:
+                result.refused = problems
+                if client is None and not wrong_target:
+                    result.notes.append("no connection to RingCentral: the dry run did not re-read the accounts")
+                elif any("not for this tenant" in p for p in problems):
+                    writer.client = None
+                    result.notes.append("the environment points at another tenant: the dry run did not re-read the "
+                                        "accounts")
+            journal.open()
+            grouped: dict[str, list[Operation]] = {}
+            for operation in pending:
+                grouped.setdefault(operation.scim_id, []).append(operation)
+            _write_accounts(writer, grouped, guards, interrupted)
     finally:
         journal.close()
     return result
+
+
+def _write_accounts(writer: _Writer, grouped: dict[str, list[Operation]], guards: Guards,
+                    interrupted: threading.Event) -> None:
+    """One account after another, stopping on Ctrl-C or after too many failures in a row."""
+    result = writer.result
+    failures_in_a_row = 0
+    for position, (scim_id, operations) in enumerate(grouped.items()):
+        left = len(grouped) - position
+        if interrupted.is_set():
+            result.interrupted = True
+            result.stopped = (f"interrupted (Ctrl-C) with {left} account(s) not done: run the same plan "
+                              "again to continue (applied operations are skipped)")
+            break
+        if failures_in_a_row >= guards.max_consecutive_failures:
+            last = result.lines[-1].get("error") if result.lines else ""
+            result.stopped = (f"{failures_in_a_row} accounts in a row failed (last: {last}); {left} "
+                              "account(s) not attempted: fix the cause, then run the same plan again")
+            break
+        outcome = writer.account(scim_id, operations)
+        if outcome == "failed":
+            failures_in_a_row += 1
+        elif outcome == "applied":
+            failures_in_a_row = 0
 
 
 # --- proving it ----------------------------------------------------------------------------------------

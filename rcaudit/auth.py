@@ -397,6 +397,7 @@ class RingCentralToken:
         self._margin = self.REFRESH_MARGIN
         self._lock = threading.Lock()
         self.grants = 0  # JWT grants made (tests, `rcaudit check`)
+        self.owner_id: str | None = None  # the JWT grant's owner_id (which RingCentral account); None: static token
         if not settings.scim_token and not (settings.rc_client_id and settings.rc_client_secret and settings.rc_jwt):
             raise AuthError("no RingCentral credential: set RCAUDIT_SCIM_TOKEN, or RCAUDIT_RC_CLIENT_ID, "
                             "RCAUDIT_RC_CLIENT_SECRET and RCAUDIT_RC_JWT")
@@ -471,4 +472,5 @@ class RingCentralToken:
                     "check RCAUDIT_RC_CLIENT_ID, RCAUDIT_RC_CLIENT_SECRET and RCAUDIT_RC_JWT (and RCAUDIT_RC_SERVER)")
             raise AuthError(f"RingCentral refused the JWT grant: HTTP {answer.status_code} {body.get('error', '')} "
                             f"({codes or 'no code'}) {' '.join(detail)} — {hint}", response=answer)
+        self.owner_id = str(body["owner_id"]) if body.get("owner_id") not in (None, "") else None
         return str(body["access_token"]), float(body.get("expires_in", 3600))

@@ -291,6 +291,8 @@ class Operation:
     deactivation: bool = False
     note: str = ""
     reverts: str = ""  # rollback plans: the op_id this operation undoes
+    in_flight: bool = False  # rollback plans: it undoes a request whose outcome was never journaled (a crash)
+    target_user_name: str = ""  # the account's userName as audited: a re-read showing another is not written
 
     @property
     def operation(self) -> dict[str, Any]:
@@ -345,6 +347,8 @@ class Plan:
     notes: list[str] = field(default_factory=list)
     excluded: int = 0  # findings the filters left out
     rolls_back: str = ""  # rollback plans: the journal they undo
+    scim_url: str = ""  # the audited RingCentral: its normalised SCIM base URL (empty: not recorded)
+    rc_owner_id: str = ""  # and, under the JWT grant, the token's owner_id
 
     # --- views ---------------------------------------------------------------------------------------
     @property
@@ -414,7 +418,12 @@ class Plan:
 
     @classmethod
     def load(cls, path: str | Path) -> Plan:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: not a readable plan ({type(exc).__name__})") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: not a plan (a JSON object)")
         if data.get("schema_version") != PLAN_VERSION:
             raise ConfigError(f"{path}: plan schema_version {data.get('schema_version')!r} is not {PLAN_VERSION}")
         names = set(cls.__dataclass_fields__)
@@ -620,7 +629,8 @@ def build_plan(run: RunAudit, filters: Filters | None = None, *, boolean_strings
                 entra_id=row["entra_id"], user_name=row["user_name"], kind=row["kind"], severity=row["severity"],
                 attribute=attribute, op=operation["op"], path=operation["path"], value=value, audited=audited,
                 expected=expected, inverse=inverse_of(attribute, operation["op"], audited, boolean_strings),
-                deactivation=attribute == ACTIVE and expected is False, note=note))
+                deactivation=attribute == ACTIVE and expected is False, note=note,
+                target_user_name=str(account.get("userName") or "")))
     notes = list(run.notes)
     if any(o.note.startswith("written in E.164") for o in operations):
         notes.append("phone numbers are written in E.164 (what RingCentral holds), not as typed in Entra")
@@ -636,7 +646,9 @@ def build_plan(run: RunAudit, filters: Filters | None = None, *, boolean_strings
         audited_at=_stamp(min(snapshot.graph_fetched_at, snapshot.scim_fetched_at)),
         target_active_accounts=sum(1 for a in snapshot.scim_users if _is_true(a.get(ACTIVE))),
         operations=operations, not_fixable=not_fixable, filters=filters.to_dict(), settings=settings,
-        audit_options={k: run.option_values.get(k) for k in AUDIT_NOTEBOOK_DEFAULTS}, notes=notes, excluded=excluded)
+        audit_options={k: run.option_values.get(k) for k in AUDIT_NOTEBOOK_DEFAULTS}, notes=notes, excluded=excluded,
+        scim_url=str(snapshot.rc_identity.get("scim_url") or ""),
+        rc_owner_id=str(snapshot.rc_identity.get("owner_id") or ""))
 
 
 def _is_true(value: Any) -> bool:
@@ -661,21 +673,97 @@ def plan_for_run(folder: str | Path, filters: Filters | None = None, *, boolean_
 
 
 # --- journals and rollback plans ---------------------------------------------------------------------------
-def read_journal(path: str | Path) -> list[dict[str, Any]]:
-    """Every complete line of a journal (a line cut short by a crash is skipped)."""
-    lines = []
+OUTCOMES = ("applied", "skipped_stale", "failed")  # statuses that settle an `intent` line of the same op_id
+JOURNAL_STATUSES = ("intent", *OUTCOMES, "dry_run")
+
+
+@dataclass(frozen=True)
+class JournalFile:
+    """A journal read strictly: its lines, and a note when its last line was cut short by a crash."""
+
+    path: Path
+    lines: list[dict[str, Any]]
+    torn: str = ""  # why the incomplete last line was ignored (empty: the file ends cleanly)
+    damaged: tuple[str, ...] = ()  # `strict=False` only: each line that could not be read, and why
+
+
+def load_journal(path: str | Path, *, strict: bool = True) -> JournalFile:
+    """Read `journal.jsonl`; a line that is not UTF-8 or not a JSON object is a `ConfigError` naming the file and
+    the line (a skipped line could be an applied write that a rollback would then leave in place). Only an
+    incomplete LAST line (no newline: a crash mid-write) is ignored, and said so: the intent line written before
+    each request means the request it announced, if any, is still decided by re-reading the account.
+    `strict=False` (counting recent deactivations across runs) keeps every readable line and lists the others."""
+    path = Path(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
-        return []
-    for line in text.splitlines():
-        try:
-            item = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(item, dict):
-            lines.append(item)
-    return lines
+        raise ConfigError(f"{path}: journal file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder, not a journal file (expected fixes/<fix_id>/journal.jsonl)") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the journal: {exc.strerror or exc}") from None
+    if not strict and not data:
+        return JournalFile(path, [])
+    raw_lines = data.split(b"\n")
+    ends_cleanly = raw_lines[-1] == b""
+    if ends_cleanly:
+        raw_lines.pop()
+    lines: list[dict[str, Any]] = []
+    torn = ""
+    damaged: list[str] = []
+    for number, raw_line in enumerate(raw_lines, start=1):
+        last_and_cut = number == len(raw_lines) and not ends_cleanly
+        problem = _journal_line_problem(raw_line)
+        if isinstance(problem, dict):
+            lines.append(problem)
+        elif last_and_cut:
+            torn = (f"{path} line {number} is incomplete (no newline at the end of the file: a crash while it was "
+                    "being written) and was ignored")
+        elif raw_line.strip():
+            if not strict:
+                damaged.append(f"{path} line {number}: {problem}")
+                continue
+            raise ConfigError(f"{path} line {number}: {problem}; the journal is damaged, so it is not used "
+                              "(restore the file, or remove that line if you know what it held)")
+    return JournalFile(path, lines, torn, tuple(damaged))
+
+
+def _journal_line_problem(raw_line: bytes) -> dict[str, Any] | str:
+    """The line as a dict, or what is wrong with it."""
+    try:
+        text = raw_line.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"not UTF-8 (byte {exc.start + 1})"
+    if not text.strip():
+        return "an empty line"
+    try:
+        item = json.loads(text)
+    except ValueError as exc:
+        return f"not JSON ({exc.msg} at column {exc.colno})"
+    if not isinstance(item, dict) or not isinstance(item.get("op_id"), str) or "status" not in item:
+        return "not a journal line (a JSON object with op_id and status)"
+    if item["status"] not in JOURNAL_STATUSES:
+        return f"unknown status {item['status']!r} (expected one of {', '.join(JOURNAL_STATUSES)})"
+    if item["status"] in ("intent", "applied") and not (
+            isinstance(item.get("scim_id"), str) and (item.get("attribute") or item.get("path"))):
+        return f"an {item['status']} line without scim_id or path"
+    return item
+
+
+def read_journal(path: str | Path) -> list[dict[str, Any]]:
+    """Every line of a journal (strict, see `load_journal`; an incomplete last line is left out)."""
+    return load_journal(path).lines
+
+
+def open_intents(lines: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """op_id → the `intent` line of every request whose outcome line never came (a crash while it was in flight)."""
+    open_: dict[str, dict[str, Any]] = {}
+    for line in lines:
+        if line.get("status") == "intent":
+            open_[str(line["op_id"])] = line
+        elif line.get("status") in OUTCOMES:
+            open_.pop(str(line["op_id"]), None)
+    return open_
 
 
 def fixes_folder(run_folder: str | Path) -> Path:
@@ -688,43 +776,104 @@ def run_folder_of_journal(journal: Path) -> Path:
     return fix_folder.parent.parent if fix_folder.parent.name == "fixes" else fix_folder
 
 
-def applied_op_ids(run_folder: str | Path, plan_id: str) -> dict[str, str]:
+def _plan_id_beside(journal: Path) -> str | None:
+    """The plan_id of the plan.json next to a journal (None when there is none or it is unreadable)."""
+    try:
+        data = json.loads((journal.parent / "plan.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    plan_id = data.get("plan_id") if isinstance(data, dict) else None
+    return plan_id if isinstance(plan_id, str) else None
+
+
+def run_journals(run_folder: str | Path, plan_id: str) -> tuple[list[JournalFile], list[str]]:
+    """Every journal of a run folder, read strictly, and notes. A damaged journal of ANOTHER plan (its plan.json
+    says so) is left out with a note naming it, so one bad file does not block every later apply or rollback of
+    the run; a damaged journal that may belong to `plan_id` is an error naming it (it may record this plan's
+    writes: nothing is written until it is repaired)."""
+    files: list[JournalFile] = []
+    notes: list[str] = []
+    for path in sorted(fixes_folder(run_folder).glob("*/journal.jsonl")):
+        try:
+            journal = load_journal(path)
+        except ConfigError as exc:
+            owner = _plan_id_beside(path)
+            if owner is None or owner == plan_id:
+                whose = "of this plan" if owner == plan_id else "of unknown plan (no readable plan.json beside it)"
+                raise ConfigError(f"{exc.message}. It is a journal {whose} and may record operations of plan "
+                                  f"{plan_id}: nothing is written until it is repaired") from None
+            notes.append(f"{exc.message}: left out (it is the journal of plan {owner}, not of this one)")
+            continue
+        files.append(journal)
+        if journal.torn:
+            notes.append(journal.torn)
+    return files, notes
+
+
+def _timeline(files: Sequence[JournalFile]) -> list[dict[str, Any]]:
+    """Every line of these journals in time order (a file's own order breaks ties)."""
+    keyed = [(str(line.get("time", "")), f, n, line) for f, journal in enumerate(files)
+             for n, line in enumerate(journal.lines)]
+    return [line for *_, line in sorted(keyed, key=lambda item: item[:3])]
+
+
+def applied_op_ids(run_folder: str | Path, plan_id: str, files: Sequence[JournalFile] | None = None) -> dict[str, str]:
     """op_id → fix_id of every operation of `plan_id` applied in this run folder and not rolled back since
-    (journals replayed in time order: applied, rolled back, applied again counts as applied)."""
-    events: list[tuple[str, int, str, str]] = []
-    for journal in sorted(fixes_folder(run_folder).glob("*/journal.jsonl")):
-        for line in read_journal(journal):
-            if line.get("status") != "applied":
-                continue
-            if line.get("plan_id") == plan_id:
-                events.append((str(line.get("time", "")), 0, str(line.get("op_id")), str(line.get("fix_id"))))
-            if line.get("reverts"):
-                events.append((str(line.get("time", "")), 1, str(line["reverts"]), ""))
+    (journals replayed in time order: applied, rolled back, applied again counts as applied). `intent` lines do
+    not count: an intent without an outcome is decided by re-reading the account (`pending_intents`)."""
+    if files is None:
+        files, _ = run_journals(run_folder, plan_id)
     applied: dict[str, str] = {}
-    for _, reverted, op_id, fix_id in sorted(events):
-        if reverted:
-            applied.pop(op_id, None)
-        else:
-            applied[op_id] = fix_id
+    for line in _timeline(files):
+        if line.get("status") != "applied":
+            continue
+        if line.get("plan_id") == plan_id:
+            applied[str(line.get("op_id"))] = str(line.get("fix_id"))
+        if line.get("reverts"):
+            applied.pop(str(line["reverts"]), None)
     return applied
+
+
+def pending_intents(files: Sequence[JournalFile], plan_id: str) -> dict[str, dict[str, Any]]:
+    """op_id → intent line of every request of `plan_id` that was in flight when an apply stopped (a crash,
+    `kill -9`) and that no later line of any journal of the run settled."""
+    return open_intents([line for line in _timeline(files) if line.get("plan_id") == plan_id])
 
 
 def plan_rollback(journal: str | Path, *, boolean_strings: bool | None = None,
                   now: dt.datetime | None = None) -> Plan:
     """The plan that undoes every `applied` operation of a journal, newest first: each attribute goes back to
-    the value re-read just before it was written (`before`); the rollback's audited value is `after`."""
-    journal = Path(journal).expanduser().resolve()
-    lines = read_journal(journal)
+    the value re-read just before it was written (`before`); the rollback's audited value is `after`.
+
+    An `intent` without an outcome (the apply died while that request was in flight) is undone too, unless a
+    later run settled it otherwise: whether it went through is decided when the rollback re-reads the account
+    (it holds the planned value: reverted; it holds `before`: nothing to undo)."""
+    journal = Path(journal).expanduser()
+    if not journal.is_file():
+        what = "is a folder, not a journal file" if journal.is_dir() else "file not found"
+        raise ConfigError(f"--journal {journal}: {what} (expected <run folder>/fixes/<fix_id>/journal.jsonl)")
+    journal = journal.resolve()
+    loaded = load_journal(journal)
+    lines = loaded.lines
     if not lines:
         raise ConfigError(f"{journal}: no journal lines to roll back")
     original_file = journal.parent / "plan.json"
-    original = Plan.load(original_file) if original_file.is_file() else None
+    try:
+        original = Plan.load(original_file) if original_file.is_file() else None
+    except (ValueError, TypeError, KeyError, AttributeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{original_file}: not a readable plan ({type(exc).__name__}): the journal's plan is "
+                          "needed to roll it back under the same guards") from None
     if boolean_strings is None:
         boolean_strings = bool((original.settings if original else {}).get("boolean_strings", False))
+    run_folder = run_folder_of_journal(journal)
     latest: dict[str, dict[str, Any]] = {}
     for line in lines:
         if line.get("status") == "applied":
             latest[str(line["op_id"])] = line
+    notes = [loaded.torn] if loaded.torn else []
+    uncertain = _unsettled_intents(journal, lines, run_folder, latest, notes)
+    for op_id, line in uncertain.items():
+        latest[op_id] = {**line, "after": line.get("expected")}
     applied = list(latest.values())
     by_account: dict[str, list[dict[str, Any]]] = {}
     for line in reversed(applied):
@@ -739,6 +888,10 @@ def plan_rollback(journal: str | Path, *, boolean_strings: bool | None = None,
             else:
                 op = "add" if is_empty(now_holds) else "replace"
                 value = wire_value(attribute, back_to, boolean_strings)
+            in_flight = str(line["op_id"]) in uncertain
+            note = f"undoes {line['op_id']} ({line.get('fix_id')})"
+            if in_flight:
+                note += "; that request was in flight when its apply stopped: the re-read decides if it went through"
             operations.append(Operation(
                 op_id=op_id_of(scim_id, attribute, op, value), scim_id=scim_id, entra_id=str(line.get("entra_id", "")),
                 user_name=str(line.get("user_name", "")), kind=str(line.get("kind", "")) or "rollback",
@@ -746,17 +899,56 @@ def plan_rollback(journal: str | Path, *, boolean_strings: bool | None = None,
                 audited=now_holds, expected=back_to,
                 inverse=inverse_of(attribute, op, now_holds, boolean_strings),
                 deactivation=attribute == ACTIVE and not _is_true(back_to) and not is_empty(back_to),
-                note=f"undoes {line['op_id']} ({line.get('fix_id')})", reverts=str(line["op_id"])))
-    run_folder = run_folder_of_journal(journal)
+                note=note, reverts=str(line["op_id"]), in_flight=in_flight,
+                target_user_name=str(line.get("target_user_name") or "")))
     times = [str(line.get("time")) for line in applied if line.get("time")]
     settings = {"boolean_strings": bool(boolean_strings)}
     active = original.target_active_accounts if original else None
+    identity = _journal_identity(lines, original)
+    if uncertain:
+        notes.append(f"{len(uncertain)} operation(s) of this journal were in flight when its apply stopped (an intent "
+                     "line without an outcome): each is undone only if the re-read shows it went through")
     return Plan(
         plan_id=_plan_id("rollback", str(journal), operations, settings), kind="rollback",
         created_at=_stamp(now or dt.datetime.now(dt.UTC)), run_folder=str(run_folder), run_id=run_folder.name,
         tenant_id=original.tenant_id if original else "", source=original.source if original else "",
         audited_at=min(times) if times else _stamp(now or dt.datetime.now(dt.UTC)),
         target_active_accounts=active, operations=operations, settings=settings, rolls_back=str(journal),
-        notes=[f"rolls back {len(operations)} applied operation(s) of {journal}"]
+        scim_url=identity[0], rc_owner_id=identity[1],
+        notes=[f"rolls back {len(operations)} applied operation(s) of {journal}", *notes]
         + ([] if original else ["the journal has no plan.json beside it: tenant and active-account counts unknown"]))
 
+
+def _unsettled_intents(journal: Path, lines: list[dict[str, Any]], run_folder: Path,
+                       applied: dict[str, dict[str, Any]], notes: list[str]) -> dict[str, dict[str, Any]]:
+    """The journal's intents without an outcome that no later run settled (a rerun that decided one as applied
+    keeps it: it is this journal's write; one that re-sent it or found it stale drops it: that run's own journal
+    holds what it did)."""
+    intents = {k: v for k, v in open_intents(lines).items() if k not in applied}
+    if not intents:
+        return {}
+    plan_id = str(next(iter(intents.values())).get("plan_id"))
+    fix_id = str(next(iter(intents.values())).get("fix_id"))
+    files, more = run_journals(run_folder, plan_id)
+    notes.extend(n for n in more if str(journal) not in n)
+    for line in _timeline([f for f in files if f.path.resolve() != journal]):
+        op_id = str(line.get("op_id"))
+        if op_id not in intents or line.get("status") not in OUTCOMES or line.get("plan_id") != plan_id:
+            continue
+        if str(line.get("time", "")) < str(intents[op_id].get("time", "")):
+            continue
+        if line.get("status") == "applied" and line.get("decides") == fix_id:
+            intents[op_id] = {**intents[op_id], "decided_by": line.get("fix_id")}
+        else:
+            intents.pop(op_id)
+    return intents
+
+
+def _journal_identity(lines: list[dict[str, Any]], original: Plan | None) -> tuple[str, str]:
+    """The RingCentral a journal wrote to: its plan's audited identity, else what its lines recorded."""
+    if original is not None and original.scim_url:
+        return original.scim_url, original.rc_owner_id
+    for line in lines:
+        if line.get("scim_url"):
+            return str(line["scim_url"]), str(line.get("rc_owner_id") or "")
+    return "", ""

@@ -66,6 +66,7 @@ class Snapshot:
     timings: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # e.g. "fetched 120 users one by one: list omits addresses"
     audited_attributes: list[str] = field(default_factory=list)  # targets mapped and declared by /Schemas at fetch
+    rc_identity: dict[str, str] = field(default_factory=dict)  # the RingCentral read: {scim_url, owner_id}
 
     def save(self, folder: str | Path) -> Path:
         folder = Path(folder)
@@ -359,5 +360,31 @@ def fetch_snapshot(settings: Settings, *, source: str = "environment", progress:
     return Snapshot(
         tenant_id=str(settings.tenant_id), scim_service_provider_config=config, scim_schemas=scim_schemas,
         **graph, **scim, source=source, unreadable=fetch.unreadable.items, requests=stats_of(session).summary(),
-        timings=fetch.timings, notes=fetch.notes,
+        timings=fetch.timings, notes=fetch.notes, rc_identity=rc_identity(settings.scim_url, fetch.scim.token.owner_id),
     )
+
+
+def normal_scim_url(url: str) -> str:
+    """The SCIM base URL in one spelling (lower-case scheme and host, default port dropped, no trailing slash),
+    so that the RingCentral an audit read and the one an apply writes to can be compared."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url.strip())
+    scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    default = {"https": 443, "http": 80}.get(scheme)
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None and port != default:
+        netloc += f":{port}"
+    return urlunsplit((scheme, netloc, parts.path.rstrip("/"), parts.query, ""))
+
+
+def rc_identity(scim_url: str, owner_id: str | None) -> dict[str, str]:
+    """Which RingCentral this is: the normalised SCIM URL, and the JWT grant's owner_id when there is one."""
+    identity = {"scim_url": normal_scim_url(scim_url)}
+    if owner_id:
+        identity["owner_id"] = str(owner_id)
+    return identity

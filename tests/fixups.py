@@ -123,3 +123,29 @@ def comparable(accounts: list[dict[str, Any]]) -> dict[str, Any]:
                 a[key] = sorted(a[key], key=lambda item: json.dumps(item, sort_keys=True))
         out[str(a["id"])] = a
     return out
+
+
+PROJECT = Path(__file__).resolve().parents[1]
+
+
+def cli_env(sandbox: Any, outputs: Path, **extra: str) -> dict[str, str]:
+    """The environment of an `rcaudit` subprocess pointed at `sandbox`, with this checkout first on the path."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RCAUDIT_")}
+    env.update(sandbox.env(), RCAUDIT_OUTPUTS=str(outputs), PYTHONPATH=str(PROJECT), **extra)
+    return env
+
+
+def rcaudit_command(*args: str) -> list[str]:
+    import sys
+
+    return [sys.executable, "-m", "rcaudit", *args]
+
+
+def run_rcaudit(env: dict[str, str], *args: str) -> Any:
+    """`python -m rcaudit ARGS` to completion (stdout and stderr captured as text)."""
+    import subprocess
+
+    return subprocess.run(rcaudit_command(*args), env=env, capture_output=True, text=True, timeout=300,
+                          check=False, cwd=str(PROJECT))

@@ -245,22 +245,28 @@ def test_resume_after_a_crash_applies_nothing_twice(shop: Shop) -> None:
     assert first == 3 and shop.apply(plan).lines == [], "a third run has nothing left to do"
 
 
-def test_a_crash_between_the_patch_and_its_journal_line_is_not_written_twice(shop: Shop,
-                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_crash_between_the_patch_and_its_journal_line_is_decided_by_re_reading(
+        shop: Shop, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The intent line is fsynced before the PATCH; the outcome line is lost. The rerun decides it from the
+    account (applied, not written again) and journals that, so a rollback undoes it."""
     plan = shop.plan(Filters.parse(users="alice.adams@contoso.example"))
     real_write = applying.Journal.write
 
     def lose_it(self: applying.Journal, line: dict[str, Any]) -> None:
-        raise KeyboardInterrupt  # the PATCH went out, the process died before the line was written
+        if line["status"] == "intent":
+            return real_write(self, line)
+        raise KeyboardInterrupt  # the PATCH went out, the process died before its outcome line was written
 
     monkeypatch.setattr(applying.Journal, "write", lose_it)
     with pytest.raises(KeyboardInterrupt):
         shop.apply(plan)
     monkeypatch.setattr(applying.Journal, "write", real_write)
     result = shop.apply(plan)
-    assert statuses(result) == {"alice.adams title": "skipped_stale"}
-    assert "already holds the planned value" in result.lines[0]["error"]
+    assert statuses(result) == {"alice.adams title": "applied"}
+    assert "decided after a crash" in result.lines[0]["error"]
     assert shop.seen("PATCH", "alice.adams") == 1
+    shop.apply(plan_rollback(result.journal))
+    assert shop.account("alice.adams")["title"] == "Old Title"
 
 
 def test_ctrl_c_finishes_the_account_being_written_then_stops(shop: Shop) -> None:
