@@ -67,6 +67,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from .audit_run import audit, check_parameters
 
     settings = Settings.from_env()
+    if args.tenant:
+        from .sandbox import load_tenant
+
+        load_tenant(args.tenant)  # a malformed tenant file is exit 2 naming the JSON path, before any run folder
     params = {"sandbox_users": args.users, "sandbox_seed": args.seed, "sandbox_profile": args.schema_profile,
               "sandbox_job_status": args.job_status,
               **check_parameters([("sandbox_tenant", args.tenant or "", True)], settings)}
