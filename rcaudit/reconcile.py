@@ -747,8 +747,8 @@ def _reconcile(snapshot: Snapshot, mapping: Sequence[AttributeMapping] | None, o
     unreadable_deleted = _deleted_unreadable(snapshot)
     findings = _with_notes(_sorted(rows.frame()), quality, DELETED_UNREADABLE if unreadable_deleted else None)
     orphans = int((findings["kind"] == "orphan_in_target").sum())
-    caveats = (f"Deleted users could not be read ({unreadable_deleted}): some of the {orphans} orphan accounts may "
-               "belong to deleted users rather than be true orphans.",) if unreadable_deleted and orphans else ()
+    caveats = (f"Deleted users could not be read: some of the {orphans} orphan accounts may belong to deleted "
+               "users rather than be true orphans.",) if unreadable_deleted and orphans else ()
     waivers = load_waivers(options.waivers) if isinstance(options.waivers, str | Path) else tuple(options.waivers)
     findings, expired = apply_waivers(findings, waivers, now.date())
     notes += [f"waiver {w.source or w.account or w.user} expired on {w.expires}" for w in expired]
