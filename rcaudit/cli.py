@@ -206,7 +206,8 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--fail-on", choices=("none", "low", "medium", "high"), default="high",
                        help="exit 1 when an unwaived finding at or above this severity exists (default high)")
     audit.add_argument("--mask-pii", action="store_true",
-                       help="hash names, e-mails and phone numbers in the report, CSV and summary")
+                       help="hash every personal value (all but active, title, department, country) in the report, "
+                            "CSV and summary")
     audit.set_defaults(func=cmd_audit)
 
     check = commands.add_parser("check", help="test both connections and each permission, one line per check")
