@@ -110,7 +110,8 @@ def mask_findings(findings: pd.DataFrame, key: bytes) -> pd.DataFrame:
         return cache[text]
 
     masked["user_name"] = masked["user_name"].map(one)
-    personal = masked["attribute"].map(lambda a: is_personal(str(a))).astype(bool)
+    attributes = masked["attribute"].astype(str)
+    personal = attributes.isin([a for a in attributes.unique() if is_personal(a)])
     for column in VALUE_COLUMNS:
         masked.loc[personal, column] = masked.loc[personal, column].map(one)
     return masked
