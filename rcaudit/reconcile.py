@@ -636,8 +636,10 @@ class _Quality:
 
 def _first_by_id(records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, int]]:
     """The records with each id's first one kept (the order served), and id -> how many were served."""
-    counts = Counter(r.get("id") for r in records)
-    repeated = {i: n for i, n in counts.items() if n > 1 and isinstance(i, str)}
+    ids = [r.get("id") for r in records]
+    if len(set(ids)) == len(ids):  # the usual case, without counting
+        return records, {}
+    repeated = {i: n for i, n in Counter(ids).items() if n > 1 and isinstance(i, str)}
     if not repeated:
         return records, {}
     seen: set[str] = set()
@@ -667,8 +669,7 @@ def _checked_snapshot(snapshot: Snapshot) -> tuple[Snapshot, _Quality]:
     for aid, n in repeated_accounts.items():
         quality.by_account[aid] = f"RingCentral returned {n} accounts with this id; the first was audited"
     quality.add("duplicate RingCentral account id (the first record is audited)", list(repeated_accounts))
-    nameless = [str(a.get("id")) for a in accounts
-                if not isinstance(a.get(USERNAME), str) or not a[USERNAME].strip()]
+    nameless = [str(a.get("id")) for a in accounts if not (a.get(USERNAME).__class__ is str and a[USERNAME].strip())]
     for aid in nameless:
         note = "the RingCentral account has no userName (it can pair on externalId only)"
         quality.by_account[aid] = "; ".join(filter(None, (quality.by_account.get(aid), note)))
