@@ -64,28 +64,31 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """The sandbox plus exactly the audit `rcaudit audit` runs; 0 when the run succeeds, drift or not."""
-    from .audit_run import audit
+    from .audit_run import audit, check_parameters
 
+    settings = Settings.from_env()
+    if args.tenant:
+        from .sandbox import load_tenant
+
+        load_tenant(args.tenant)  # a malformed tenant file is exit 2 naming the JSON path, before any run folder
     params = {"sandbox_users": args.users, "sandbox_seed": args.seed, "sandbox_profile": args.schema_profile,
               "sandbox_job_status": args.job_status,
-              "sandbox_tenant": str(Path(args.tenant).resolve()) if args.tenant else ""}
+              **check_parameters([("sandbox_tenant", args.tenant or "", True)], settings)}
     started = time.perf_counter()
-    code = audit(settings=Settings.from_env(), source="sandbox", out=args.out, params=params, fail_on="none")
+    code = audit(settings=settings, source="sandbox", out=args.out, params=params, fail_on="none")
     if code == EXIT_OK:
         print(f"rcaudit demo: done in {time.perf_counter() - started:.1f} s")
     return code
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    from .audit_run import audit, typed
+    """Check -p/-r against the notebook's parameters cell (names, types, ranges, no credentials), then audit."""
+    from .audit_run import audit, check_parameters
 
-    params = {name: typed(value) for name, value in args.parameter}
-    params.update({name: value for name, value in args.raw})
-    for reserved in ("source", "run_folder", "snapshot", "mask_pii", "fail_on"):
-        if reserved in params:
-            raise ConfigError(f"-p/-r {reserved}: set it with its own option (--out, --snapshot, --fail-on, "
-                              "--mask-pii); the source of `rcaudit audit` is always the environment")
-    return audit(settings=Settings.from_env(), source="environment", out=args.out, snapshot=args.snapshot,
+    settings = Settings.from_env()
+    given = [(name, value, False) for name, value in args.parameter] + [(name, value, True) for name, value in args.raw]
+    params = check_parameters(given, settings)
+    return audit(settings=settings, source="environment", out=args.out, snapshot=args.snapshot,
                  params=params, fail_on=args.fail_on, mask_pii=args.mask_pii, log_cells=True)
 
 
@@ -203,7 +206,8 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--fail-on", choices=("none", "low", "medium", "high"), default="high",
                        help="exit 1 when an unwaived finding at or above this severity exists (default high)")
     audit.add_argument("--mask-pii", action="store_true",
-                       help="hash names, e-mails and phone numbers in the report, CSV and summary")
+                       help="hash every personal value (all but active, title, department, country) in the report, "
+                            "CSV and summary")
     audit.set_defaults(func=cmd_audit)
 
     check = commands.add_parser("check", help="test both connections and each permission, one line per check")

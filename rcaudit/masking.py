@@ -1,4 +1,9 @@
-"""`--mask-pii`: names, e-mails and phone numbers replaced by keyed hashes in what a run shares.
+"""`--mask-pii`: every value from a person's record replaced by a keyed hash in what a run shares.
+
+Masking is by default, not by list: every attribute is masked except a short allowlist of non-personal ones
+(`active`, `title`, department, an address's country), so whatever the live mapping adds (a work phone,
+an extension attribute) is masked too. Free text from the provisioning log is masked with `mask_text`
+(e-mail addresses, phone numbers and the names it quotes).
 
 The same value masks to the same token within a key, so an analyst can still group and compare; ids
 stay readable; the snapshot stays raw (fix-ups read it). The key is `RCAUDIT_PII_KEY`, else a random key
@@ -10,19 +15,31 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import re
 import secrets
+from collections.abc import Iterable
 from pathlib import Path
 
 import pandas as pd
 
 from .mapping import ENTERPRISE
 
-# Attributes whose values are personal: names, e-mail addresses, phone numbers.
-PII_ATTRIBUTES: frozenset[str] = frozenset({
-    "userName", "displayName", "name.givenName", "name.familyName", 'emails[type eq "work"].value',
-    'phoneNumbers[type eq "mobile"].value', "externalId", f"{ENTERPRISE}:manager",
-})
+# The only attributes whose values are shown as they are: they describe a job or a place, not a person.
+NON_PERSONAL: frozenset[str] = frozenset({"active", "title", f"{ENTERPRISE}:department".lower()})
+_COUNTRY = re.compile(r'addresses\[type eq "[^"]*"\]\.country', re.IGNORECASE)
+# Graph user properties that are not personal (chart groupings on them stay readable).
+NON_PERSONAL_PROPERTIES: frozenset[str] = frozenset({"department", "jobtitle", "country", "usagelocation",
+                                                      "accountenabled"})
+EMAIL = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
+PHONE = re.compile(r"(?<![\w])\+?\(?\d[\d ().-]{5,}\d(?![\w])")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 VALUE_COLUMNS = ("expected", "actual", "expected_normalized", "actual_normalized")
+
+
+def is_personal(attribute: str) -> bool:
+    """True unless the attribute is on the short non-personal allowlist (masking is the default)."""
+    name = attribute.strip()
+    return name.lower() not in NON_PERSONAL and not _COUNTRY.fullmatch(name)
 
 
 def key_file() -> Path:
@@ -50,8 +67,39 @@ def mask(value: str, key: bytes) -> str:
     return "pii:" + hmac.new(key, value.encode("utf-8"), hashlib.sha256).hexdigest()[:12]
 
 
+def mask_text(text: str, key: bytes, known: Iterable[str] = ()) -> str:
+    """Free text (a provisioning-log reason) with e-mail addresses, phone numbers and the `known` values
+    (the person's names, UPN) masked; the rest of the sentence stays readable."""
+    if not text:
+        return text
+    text = EMAIL.sub(lambda m: mask(m.group(0), key), text)
+    text = PHONE.sub(lambda m: mask(m.group(0), key) if _phone_like(m.group(0)) else m.group(0), text)
+    for value in sorted({str(v).strip() for v in known if v and len(str(v).strip()) >= 2}, key=len, reverse=True):
+        text = re.sub(rf"(?<![\w:]){re.escape(value)}(?!\w)", lambda m: mask(m.group(0), key), text,
+                      flags=re.IGNORECASE)
+    return text
+
+
+def _phone_like(found: str) -> bool:
+    """Seven digits or more and not a date: what a phone number in a sentence looks like."""
+    return sum(c.isdigit() for c in found) >= 7 and not _DATE.fullmatch(found.strip())
+
+
+def mask_event_text(text: str, event: dict, key: bytes) -> str:
+    """A provisioning event's free text masked, including the names of the person it is about."""
+    names = [str((event.get(side) or {}).get("displayName") or "") for side in ("sourceIdentity", "targetIdentity")]
+    return mask_text(text, key, [*names, *(part for name in names for part in name.split())])
+
+
+def mask_groups(groups: pd.Series, graph_property: str, key: bytes) -> pd.Series:
+    """Chart groups (an Entra property per user) masked unless the property is not personal."""
+    if graph_property.strip().lower() in NON_PERSONAL_PROPERTIES:
+        return groups
+    return groups.map(lambda v: mask(str(v), key) if v else "")
+
+
 def mask_findings(findings: pd.DataFrame, key: bytes) -> pd.DataFrame:
-    """A copy with `user_name` masked everywhere and the values of personal attributes masked."""
+    """A copy with `user_name` masked everywhere and the values of every attribute masked but the allowlist's."""
     masked = findings.copy()
     cache: dict[str, str] = {}
 
@@ -62,7 +110,8 @@ def mask_findings(findings: pd.DataFrame, key: bytes) -> pd.DataFrame:
         return cache[text]
 
     masked["user_name"] = masked["user_name"].map(one)
-    personal = masked["attribute"].isin(PII_ATTRIBUTES)
+    attributes = masked["attribute"].astype(str)
+    personal = attributes.isin([a for a in attributes.unique() if is_personal(a)])
     for column in VALUE_COLUMNS:
         masked.loc[personal, column] = masked.loc[personal, column].map(one)
     return masked

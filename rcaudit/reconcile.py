@@ -9,6 +9,7 @@ is measured from the snapshot's Graph fetch time).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import gc
@@ -77,6 +78,23 @@ class NotAudited:
         return {"attribute": self.attribute, "reason": self.reason}
 
 
+@dataclass(frozen=True)
+class DataQuality:
+    """A problem in the services' answers that the audit worked around (summary.json `data_quality`)."""
+
+    what: str
+    count: int
+    examples: tuple[str, ...]  # ids only (never masked, never personal), at most EXAMPLES
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"what": self.what, "count": self.count, "examples": list(self.examples)}
+
+
+EXAMPLES = 5
+DELETED_UNREADABLE = ("deleted users could not be read, so this account may belong to a deleted user "
+                      "(a deleted user's account is not an orphan)")
+
+
 @dataclass(frozen=True, eq=False)
 class AuditResult:
     """Everything one audit found, datacompy style: frames for drilling in, `to_dict` for summary.json.
@@ -92,6 +110,9 @@ class AuditResult:
     not_audited : attributes left out, and why.
     normalisers : attribute → the rule it was compared with.
     expired_waivers : waivers past their date (they covered nothing).
+    data_quality : problems in the services' answers (duplicate ids, an account without userName), each decided
+        deterministically (the first record wins) and noted in the `reason` of the rows they affect.
+    caveats : sentences the report shows as banners (e.g. orphans that may be deleted users).
     """
 
     findings: pd.DataFrame
@@ -109,6 +130,8 @@ class AuditResult:
     audited_at: dt.datetime
     options: AuditOptions = field(default_factory=AuditOptions)
     notes: tuple[str, ...] = ()
+    data_quality: tuple[DataQuality, ...] = ()
+    caveats: tuple[str, ...] = ()
 
     @property
     def counted(self) -> pd.DataFrame:
@@ -135,7 +158,13 @@ class AuditResult:
             "scope": dict(self.scope),
             "findings": self.findings_summary(),
             "not_audited": [n.to_dict() for n in self.not_audited],
+            "data_quality": [d.to_dict() for d in self.data_quality],
         }
+
+    def data_quality_table(self) -> pd.DataFrame:
+        """The report's "Data quality" table: what, how many, example ids (a plain frame, rendered escaped)."""
+        return pd.DataFrame([{"what": d.what, "count": d.count, "examples": ", ".join(d.examples)}
+                             for d in self.data_quality], columns=["what", "count", "examples"])
 
     def render(self) -> str:
         """A few lines of text for a terminal or a notebook cell."""
@@ -149,6 +178,7 @@ class AuditResult:
         ]
         lines += [f"not audited: {n.attribute} ({n.reason})" for n in self.not_audited]
         lines += [f"expired waiver: {w.source or w.account or w.user} ({w.expires})" for w in self.expired_waivers]
+        lines += [f"data quality: {d.what}: {d.count}" for d in self.data_quality]
         lines += [f"note: {note}" for note in self.notes]
         return "\n".join(lines)
 
@@ -607,9 +637,97 @@ def _attribute_rows(rows: _Rows, entra: _Entra, rc: _RingCentral, join: _Join, a
         )
 
 
+# --- data quality: what the services answered oddly, decided deterministically --------------------------------
+
+@dataclass
+class _Quality:
+    """The problems found, and per id the note its rows' `reason` carries."""
+
+    items: list[DataQuality] = field(default_factory=list)
+    by_user: dict[str, str] = field(default_factory=dict)  # Entra id -> note
+    by_account: dict[str, str] = field(default_factory=dict)  # RingCentral id -> note
+
+    def add(self, what: str, ids: list[str]) -> None:
+        if ids:
+            self.items.append(DataQuality(what, len(ids), tuple(ids[:EXAMPLES])))
+
+
+def _first_by_id(records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """The records with each id's first one kept (the order served), and id -> how many were served."""
+    ids = [r.get("id") for r in records]
+    if len(set(ids)) == len(ids):  # the usual case, without counting
+        return records, {}
+    repeated = {i: n for i, n in Counter(ids).items() if n > 1 and isinstance(i, str)}
+    if not repeated:
+        return records, {}
+    seen: set[str] = set()
+    kept = []
+    for record in records:
+        rid = record.get("id")
+        if rid in repeated:
+            if rid in seen:
+                continue
+            seen.add(rid)
+        kept.append(record)
+    return kept, repeated
+
+
+def _checked_snapshot(snapshot: Snapshot) -> tuple[Snapshot, _Quality]:
+    """The snapshot the audit reads: one record per id (the first served), plus what was noted on the way.
+
+    Two records for one Entra id gave contradictory findings for it; two for one RingCentral id an
+    `ambiguous_match` with itself. An account without userName can only pair on externalId."""
+    quality = _Quality()
+    users, repeated_users = _first_by_id(snapshot.users)
+    deleted, repeated_deleted = _first_by_id(snapshot.deleted_users)
+    accounts, repeated_accounts = _first_by_id(snapshot.scim_users)
+    for uid, n in {**repeated_deleted, **repeated_users}.items():
+        quality.by_user[uid] = f"Graph returned {n} records with this Entra id; the first was audited"
+    quality.add("duplicate Entra user id (the first record is audited)", list({**repeated_users, **repeated_deleted}))
+    for aid, n in repeated_accounts.items():
+        quality.by_account[aid] = f"RingCentral returned {n} accounts with this id; the first was audited"
+    quality.add("duplicate RingCentral account id (the first record is audited)", list(repeated_accounts))
+    nameless = [str(a.get("id")) for a in accounts if not (a.get(USERNAME).__class__ is str and a[USERNAME].strip())]
+    for aid in nameless:
+        note = "the RingCentral account has no userName (it can pair on externalId only)"
+        quality.by_account[aid] = "; ".join(filter(None, (quality.by_account.get(aid), note)))
+    quality.add("RingCentral account without userName", nameless)
+    if repeated_users or repeated_deleted or repeated_accounts:
+        snapshot = dataclasses.replace(snapshot, users=users, deleted_users=deleted, scim_users=accounts)
+    return snapshot, quality
+
+
+def _deleted_unreadable(snapshot: Snapshot) -> str | None:
+    """Why deleted users could not be read, when they could not (then an orphan may be a deleted user)."""
+    return next((str(u.get("reason") or "unreadable") for u in snapshot.unreadable
+                 if "deleted" in str(u.get("what", "")).lower()), None)
+
+
+def _with_notes(findings: pd.DataFrame, quality: _Quality, orphan_note: str | None) -> pd.DataFrame:
+    """Append each affected row's data-quality note to its `reason` (and the deleted-users caveat to orphans)."""
+    if findings.empty or not (quality.by_user or quality.by_account or orphan_note):
+        return findings
+    reasons = findings["reason"].astype(str).tolist()
+    scim_ids = findings["scim_id"].astype(str).tolist()
+    entra_ids = findings["entra_id"].astype(str).tolist()
+    kinds = findings["kind"].astype(str).tolist()
+    for i, (reason, aid, uids, kind) in enumerate(zip(reasons, scim_ids, entra_ids, kinds, strict=True)):
+        notes = [quality.by_account[aid]] if aid in quality.by_account else []
+        notes += [quality.by_user[u] for u in uids.split(";") if u in quality.by_user]
+        if orphan_note and kind == "orphan_in_target":
+            notes.append(orphan_note)
+        if notes:
+            reasons[i] = "; ".join([reason, *notes]) if reason else "; ".join(notes)
+    findings = findings.copy()
+    findings["reason"] = pd.array(reasons, dtype="str")
+    return findings
+
+
 def _reconcile(snapshot: Snapshot, mapping: Sequence[AttributeMapping] | None, options: AuditOptions,
                ) -> AuditResult:
     notes: list[str] = []
+    served = snapshot
+    snapshot, quality = _checked_snapshot(snapshot)
     now = _as_utc(options.now or snapshot.graph_fetched_at)
     cutoff = now - dt.timedelta(minutes=options.grace_minutes)
     if mapping is None:
@@ -646,7 +764,11 @@ def _reconcile(snapshot: Snapshot, mapping: Sequence[AttributeMapping] | None, o
     rows = _Rows()
     _lifecycle_rows(rows, entra, rc, join)
     _attribute_rows(rows, entra, rc, join, audited, options.strict_normalise)
-    findings = _sorted(rows.frame())
+    unreadable_deleted = _deleted_unreadable(snapshot)
+    findings = _with_notes(_sorted(rows.frame()), quality, DELETED_UNREADABLE if unreadable_deleted else None)
+    orphans = int((findings["kind"] == "orphan_in_target").sum())
+    caveats = (f"Deleted users could not be read: some of the {orphans} orphan accounts may belong to deleted "
+               "users rather than be true orphans.",) if unreadable_deleted and orphans else ()
     waivers = load_waivers(options.waivers) if isinstance(options.waivers, str | Path) else tuple(options.waivers)
     findings, expired = apply_waivers(findings, waivers, now.date())
     notes += [f"waiver {w.source or w.account or w.user} expired on {w.expires}" for w in expired]
@@ -655,8 +777,8 @@ def _reconcile(snapshot: Snapshot, mapping: Sequence[AttributeMapping] | None, o
         expected=_expected_frame(entra, join, rc.ids, audited),
         actual=_actual_frame(rc, join, entra.ids, audited),
         scope=entra.scope.counts(),
-        sizes={"entra_users": len(snapshot.users), "entra_deleted_users": len(snapshot.deleted_users),
-               "scim_users": len(snapshot.scim_users)},
+        sizes={"entra_users": len(served.users), "entra_deleted_users": len(served.deleted_users),
+               "scim_users": len(served.scim_users)},
         pending=tuple(entra.ids[entra.scope.pending].tolist()),
         not_audited=tuple(not_audited),
         normalisers=tuple({"attribute": t, "normaliser": normaliser_for(t, options.strict_normalise).name,
@@ -668,6 +790,8 @@ def _reconcile(snapshot: Snapshot, mapping: Sequence[AttributeMapping] | None, o
         audited_at=now,
         options=options,
         notes=tuple(notes),
+        data_quality=tuple(quality.items),
+        caveats=caveats,
     )
 
 

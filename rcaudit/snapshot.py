@@ -41,6 +41,70 @@ class SnapshotError(RcauditError):
     """A saved snapshot is missing or unreadable (names the folder and the part)."""
 
 
+# Load-time shape of each part: "list" of objects, "map" of id -> list of objects, "object", or "object?" (or null);
+# the second item names the string key each object must have ("" for none).
+_SHAPES: dict[str, tuple[str, str]] = {
+    "users": ("list", "id"), "deleted_users": ("list", "id"), "app_role_assignments": ("list", "principalId"),
+    "group_members": ("map", "id"), "group_transitive_members": ("map", "id"), "provisioning_events": ("list", ""),
+    "scim_users": ("list", "id"), "scim_schemas": ("list", ""), "job": ("object?", ""), "schema": ("object?", ""),
+    "service_principal": ("object", "id"), "scim_service_provider_config": ("object", ""),
+}
+_MANIFEST_SHAPES: dict[str, type] = {"tenant_id": str, "source": str, "unreadable": list, "requests": dict,
+                                     "timings": dict, "notes": list, "audited_attributes": list}
+
+
+def _kind(value: Any) -> str:
+    names = {dict: "an object", list: "a list", str: "a string", type(None): "null"}
+    return names.get(type(value), type(value).__name__)
+
+
+def _check_objects(items: Any, key: str, where: str) -> None:
+    """A list of objects, each with a non-empty string `key` (when `key` is given)."""
+    if not isinstance(items, list):
+        raise SnapshotError(f"{where}: expected a list, got {_kind(items)}")
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise SnapshotError(f"{where}[{i}]: expected an object, got {_kind(item)}")
+        if key and (not isinstance(item.get(key), str) or not item[key]):
+            raise SnapshotError(f"{where}[{i}].{key}: missing or not a string")
+
+
+def check_part(name: str, value: Any, where: str) -> None:
+    """Raise SnapshotError naming the part file and the index when a saved part has the wrong shape (a hand-edited
+    or foreign file would otherwise fail deep in the audit as `KeyError: 'id'`)."""
+    shape, key = _SHAPES.get(name, ("any", ""))
+    if shape == "any":
+        return
+    if shape == "list":
+        _check_objects(value, key, f"{where}: {name}")
+    elif shape == "map":
+        if not isinstance(value, dict):
+            raise SnapshotError(f"{where}: {name}: expected an object of id -> members, got {_kind(value)}")
+        for group, members in value.items():
+            _check_objects(members, key, f"{where}: {name}[{group!r}]")
+    elif not isinstance(value, dict) and not (shape == "object?" and value is None):
+        raise SnapshotError(f"{where}: {name}: expected an object, got {_kind(value)}")
+    elif key and isinstance(value, dict) and not isinstance(value.get(key), str):
+        raise SnapshotError(f"{where}: {name}.{key}: missing or not a string")
+
+
+def _manifest_value(name: str, value: Any, where: Path) -> Any:
+    """A manifest field, checked: times must be ISO 8601, the rest of the type the snapshot keeps."""
+    if name.endswith("_fetched_at"):
+        try:
+            return dt.datetime.fromisoformat(str(value))
+        except ValueError:
+            raise SnapshotError(f"{where}: {name}: {value!r} is not an ISO 8601 time") from None
+    wanted = _MANIFEST_SHAPES.get(name)
+    if wanted is not None and not isinstance(value, wanted):
+        raise SnapshotError(f"{where}: {name}: expected {_kind(wanted())}, got {_kind(value)}")
+    if name == "unreadable":
+        for i, item in enumerate(value):
+            if not isinstance(item, dict) or not isinstance(item.get("what"), str):
+                raise SnapshotError(f"{where}: unreadable[{i}]: expected an object with what and reason")
+    return value
+
+
 @dataclass(frozen=True)
 class Snapshot:
     """Both sides' raw records plus what is needed to interpret them."""
@@ -94,6 +158,8 @@ class Snapshot:
         manifest_file = folder / "manifest.json"
         try:
             manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
+            if not isinstance(manifest, dict):
+                raise ValueError(f"expected an object, got {_kind(manifest)}")
         except FileNotFoundError:
             raise SnapshotError(f"{folder}: no snapshot here (manifest.json is missing)") from None
         except (OSError, ValueError) as exc:
@@ -110,9 +176,9 @@ class Snapshot:
                         values[f.name] = json.load(handle)
                 except (OSError, EOFError, ValueError) as exc:
                     raise SnapshotError(f"{part}: unreadable: {exc}") from None
+                check_part(f.name, values[f.name], str(part))
             elif f.name in manifest:
-                value = manifest[f.name]
-                values[f.name] = dt.datetime.fromisoformat(value) if f.name.endswith("_fetched_at") else value
+                values[f.name] = _manifest_value(f.name, manifest[f.name], manifest_file)
         missing = [f.name for f in dataclasses.fields(cls) if f.name not in values
                    and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
         if missing:

@@ -106,14 +106,41 @@ def load_waivers(path: str | Path) -> tuple[Waiver, ...]:
         content = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise WaiverError(f"{path}: cannot read the waiver file: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise WaiverError(f"{path}: not a text file (byte {exc.start} is not UTF-8); a waiver file is YAML or "
+                          "CSV text") from None
+    if "\x00" in content:
+        raise WaiverError(f"{path}: not a text file (it holds NUL bytes); a waiver file is YAML or CSV text")
     return _from_csv(path, content) if suffix == ".csv" else _from_yaml(path, content)
+
+
+class _Entry(dict):  # type: ignore[type-arg]
+    """A YAML mapping that remembers the line it starts on, for messages."""
+
+    line = 0
+
+
+def _yaml_loader() -> type:
+    """PyYAML's safe loader, but dates stay text (`_date` checks them and names the waiver: PyYAML would
+    raise a bare `month must be in 1..12`) and mappings remember their line."""
+    import yaml  # PyYAML: pinned in requirements.txt
+
+    class Loader(yaml.SafeLoader):
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            entry = _Entry(super().construct_mapping(node, deep=True))
+            entry.line = node.start_mark.line + 1
+            return entry
+
+    Loader.add_constructor("tag:yaml.org,2002:timestamp", lambda loader, node: loader.construct_scalar(node))
+    Loader.add_constructor("tag:yaml.org,2002:map", Loader.construct_mapping)
+    return Loader
 
 
 def _from_yaml(path: Path, content: str) -> tuple[Waiver, ...]:
     import yaml  # PyYAML: pinned in requirements.txt
 
     try:
-        document = yaml.safe_load(content)
+        document = yaml.load(content, Loader=_yaml_loader())  # a SafeLoader subclass
     except yaml.YAMLError as exc:
         raise WaiverError(f"{path}: not valid YAML: {exc}") from None
     entries = document.get("waivers") if isinstance(document, dict) else document
@@ -126,7 +153,10 @@ def _from_yaml(path: Path, content: str) -> tuple[Waiver, ...]:
         where = f"{path}, waiver {i}"
         if not isinstance(entry, dict):
             raise WaiverError(f"{where}: expected a mapping of {', '.join(FIELDS)}")
-        waivers.append(waiver_from_row(entry, where))
+        try:
+            waivers.append(waiver_from_row(dict(entry), where))
+        except WaiverError as exc:
+            raise WaiverError(f"{exc.message} (line {getattr(entry, 'line', '?')})") from None
     return tuple(waivers)
 
 

@@ -23,7 +23,7 @@ from .config import Settings
 from .errors import ConfigError
 from .findings import COLUMNS, SEVERITY_RANK, finding_key
 from .mapping import effective_mapping
-from .masking import mask, mask_findings, pii_key
+from .masking import mask, mask_event_text, mask_findings, pii_key
 from .reconcile import AuditOptions, AuditResult, reconcile
 from .report import Html, note, warning
 from .report import table as table_html
@@ -213,8 +213,7 @@ def provisioning_failures(snapshot: Snapshot, findings: pd.DataFrame, top: int =
         name = str((event.get("sourceIdentity") or {}).get("displayName") or "")
         reason = str(error.get("reason") or "")
         if mask_key is not None:
-            name = mask(name, mask_key)
-            reason = EMAIL.sub(lambda m: mask(m.group(0), mask_key), reason)
+            name, reason = mask(name, mask_key), mask_event_text(reason, event, mask_key)
         rows.append({"when": event.get("activityDateTime"), "action": event.get("provisioningAction"),
                      "user": name, "entra_id": source_id, "error": error.get("errorCode"), "reason": reason})
     return pd.DataFrame(rows, columns=["when", "action", "user", "entra_id", "error", "reason"]).head(top)

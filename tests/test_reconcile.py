@@ -444,7 +444,8 @@ def test_to_dict_owns_sizes_scope_findings_and_not_audited() -> None:
     user = entra_user("one.user", jobTitle="X")
     result = audit(small_tenant([user, entra_user("two.user")], [rc_account(user, "1", title="Y")]))
     summary = result.to_dict()
-    assert list(summary) == ["sizes", "scope", "findings", "not_audited"]
+    assert list(summary) == ["sizes", "scope", "findings", "not_audited", "data_quality"]
+    assert summary["data_quality"] == []  # always present, empty when the answers are clean
     assert summary["findings"]["total"] == 2 and summary["findings"]["by_attribute"] == {"title": 1}
     assert summary["findings"]["by_kind"]["missing_in_target"] == 1
     assert summary["findings"]["by_severity"] == {"high": 0, "medium": 1, "low": 1}

@@ -42,9 +42,24 @@ def test_tenant_round_trip_is_unchanged(tmp_path) -> None:
         (lambda t: t.pop("scim"), "$.scim: missing section"),
         (lambda t: t["graph"].pop("tenantId"), "$.graph.tenantId: missing"),
         (lambda t: t["graph"]["users"][2].pop("id"), "$.graph.users[2].id: missing"),
-        (lambda t: t["graph"]["users"].append(dict(t["graph"]["users"][0])), "$.graph.users[8].id: duplicate"),
+        (lambda t: t["graph"]["groups"].append(dict(t["graph"]["groups"][0])), "$.graph.groups[1].id: duplicate"),
+        (lambda t: t["graph"]["users"][3].update(mailNickname=["ada"]),
+         "$.graph.users[3].mailNickname: expected string or null, got array"),
+        (lambda t: t["graph"]["users"][1].update(accountEnabled="yes"),
+         "$.graph.users[1].accountEnabled: expected boolean or null, got string"),
+        (lambda t: t["graph"]["users"][0].update(businessPhones="+1 206 555 0100"),
+         "$.graph.users[0].businessPhones: expected array, got string"),
+        (lambda t: t["graph"]["users"][2].update(manager={"id": ["x"]}),
+         "$.graph.users[2].manager.id: expected string"),
+        (lambda t: t["graph"]["servicePrincipal"]["appRoles"][0].update(id=["r"]),
+         "$.graph.servicePrincipal.appRoles[0].id: expected string, got array"),
+        (lambda t: t["scim"]["Users"][1].update(userName=["a@b.example"]),
+         "$.scim.Users[1].userName: expected string or null, got array"),
+        (lambda t: t["scim"]["Users"][0].update(externalId={"v": 1}), "$.scim.Users[0].externalId: expected string"),
+        (lambda t: t["scim"]["Users"][0]["emails"][0].update(value=["a"]), "$.scim.Users[0].emails[0].value: expected"),
+        (lambda t: t["scim"]["Users"][2].update(phoneNumbers={"type": "work"}),
+         "$.scim.Users[2].phoneNumbers: expected array, got object"),
         (lambda t: t["graph"]["groups"][0]["members"].append("nobody"), "$.graph.groups[0].members[2]: unknown"),
-        (lambda t: t["scim"]["Users"][1].pop("userName"), "$.scim.Users[1].userName: missing"),
         (lambda t: t.update(sandbox={"schemaProfile": "future"}), "$.sandbox.schemaProfile"),
         (lambda t: t.update(sandbox={"limits": {"light": 0}}), "$.sandbox.limits.light: must be a positive"),
     ],
@@ -58,6 +73,20 @@ def test_malformed_tenant_is_refused_naming_the_place(tmp_path, mutate, where: s
         load_tenant(path)
     assert str(path) in str(err.value)
     assert where in str(err.value)
+
+
+def test_what_the_services_have_served_is_served_as_given(tmp_path) -> None:
+    """Graph has returned one user id twice and RingCentral an account without userName or a repeated id: the
+    tenant file accepts these (they used to be refused) so the audit's data-quality report can be tested."""
+    tenant = builtin_tenant()
+    tenant["graph"]["users"].append(dict(tenant["graph"]["users"][0]))
+    tenant["scim"]["Users"][1].pop("userName")
+    tenant["scim"]["Users"].append(dict(tenant["scim"]["Users"][0]))
+    path = save_tenant(tenant, tmp_path / "odd.json")
+    with Sandbox(load_tenant(path)) as sandbox:
+        served = sandbox.dump()
+    assert served["scim"]["Users"][-1]["id"] == served["scim"]["Users"][0]["id"]
+    assert "userName" not in served["scim"]["Users"][1]
 
 
 def test_invalid_json_names_line_and_column(tmp_path) -> None:
@@ -89,3 +118,16 @@ def test_fault_nth_fires_once_on_the_nth_matching_request() -> None:
     hits = [faults.take("rc", "GET", "/scim/v2/Users") for _ in range(4)]
     assert [h is not None for h in hits] == [False, True, False, False]
     assert faults.take("rc", "GET", "/scim/v2/Users/1") is None
+
+
+def test_demo_refuses_a_tenant_field_of_the_wrong_type_naming_its_path(tmp_path, capsys) -> None:
+    """A list where Graph has a string used to end the demo in `unhashable type: 'list'`."""
+    from rcaudit.cli import main
+
+    tenant = builtin_tenant()
+    tenant["graph"]["users"][4]["mailNickname"] = ["two", "values"]
+    path = save_tenant(tenant, tmp_path / "wrong.json")
+    assert main(["demo", "--tenant", str(path), "--out", str(tmp_path / "never")]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}: $.graph.users[4].mailNickname: expected string or null, got array" in err
+    assert "unhashable" not in err and not (tmp_path / "never").exists()

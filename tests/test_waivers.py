@@ -96,3 +96,34 @@ def test_malformed_yaml_names_file_waiver_and_field(tmp_path: Path) -> None:
         load_waivers(tmp_path / "w.txt")
     with pytest.raises(WaiverError, match="cannot read"):
         load_waivers(tmp_path / "missing.csv")
+
+
+def test_an_impossible_date_names_the_file_the_waiver_and_its_line(tmp_path: Path) -> None:
+    """PyYAML itself read `2027-13-45` as a date and failed with a bare `month must be in 1..12`."""
+    path = tmp_path / "waivers.yaml"
+    path.write_text("waivers:\n  - account: '1'\n    kind: '*'\n    reason: ok\n    expires: 2027-06-30\n"
+                    "  - account: '2'\n    kind: '*'\n    reason: ok\n    expires: 2027-13-45\n")
+    with pytest.raises(WaiverError, match=r"waivers.yaml, waiver 2, field expires: '2027-13-45' is not a date "
+                                          r"\(YYYY-MM-DD\) \(line 6\)"):
+        load_waivers(path)
+
+
+def test_a_binary_waiver_file_is_refused_naming_it(tmp_path: Path) -> None:
+    path = tmp_path / "waivers.csv"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
+    with pytest.raises(WaiverError, match=r"waivers.csv: not a text file"):
+        load_waivers(path)
+    path.write_bytes(b"account,kind\x00,reason\n")
+    with pytest.raises(WaiverError, match=r"waivers.csv: not a text file"):
+        load_waivers(path)
+
+
+def test_rcaudit_audit_refuses_a_bad_waiver_file_with_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from rcaudit.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "waivers.yaml").write_text("- account: '1'\n  kind: '*'\n  reason: ok\n  expires: 2027-13-45\n")
+    assert main(["audit", "--out", str(tmp_path / "never"), "-r", "waiver_file", "waivers.yaml"]) == 2
+    assert "waivers.yaml, waiver 1, field expires: '2027-13-45' is not a date" in capsys.readouterr().err
+    assert not (tmp_path / "never").exists()

@@ -1,7 +1,11 @@
 """The tenant file (DESIGN.md "Tenant file"): load, check, fill the sandbox defaults, save.
 
 A malformed file is refused with a `TenantFileError` naming the file and the JSON path of the first
-problem, so nobody has to guess why the sandbox would not start.
+problem, so nobody has to guess why the sandbox would not start: structure, ids, references and the types
+of the properties the services define (a list where Graph has a string would otherwise surface much later
+as `unhashable type: 'list'`). What the real services do serve, however odd, is accepted and served as
+given: the same user id twice, a RingCentral account without `userName` (the audit reports these as data
+quality problems).
 """
 
 from __future__ import annotations
@@ -22,6 +26,20 @@ DEFAULT_TOKEN_LIFETIME = 3599
 SCHEMA_PROFILES = ("current", "classic")
 
 _LIST_SECTIONS = ("users", "deletedUsers", "groups", "appRoleAssignments", "provisioningEvents")
+_OPTIONAL_STR = (str, type(None))
+# Graph v1.0 user properties by type (a property not named here may hold anything).
+GRAPH_USER_STRINGS = (
+    "userPrincipalName", "displayName", "givenName", "surname", "mail", "mailNickname", "jobTitle", "department",
+    "companyName", "city", "state", "country", "postalCode", "streetAddress", "usageLocation", "mobilePhone",
+    "officeLocation", "preferredLanguage", "userType", "employeeId", "employeeType", "faxNumber",
+    "createdDateTime", "deletedDateTime", "onPremisesSamAccountName", "onPremisesImmutableId",
+)
+GRAPH_USER_STRING_LISTS = ("businessPhones", "otherMails", "proxyAddresses", "imAddresses")
+# RingCentral SCIM user attributes by type.
+SCIM_STRINGS = ("userName", "externalId", "displayName", "title", "nickName", "userType", "preferredLanguage",
+                "locale", "timezone")
+SCIM_MULTI = ("emails", "phoneNumbers", "addresses", "photos")
+ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 
 
 def _fail(source: str, where: str, problem: str) -> TenantFileError:
@@ -30,13 +48,103 @@ def _fail(source: str, where: str, problem: str) -> TenantFileError:
 
 def _expect(value: Any, kind: type | tuple[type, ...], source: str, where: str) -> None:
     if not isinstance(value, kind):
-        names = " or ".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
-        got = "null" if value is None else type(value).__name__
+        plain = {"str": "string", "NoneType": "null", "dict": "object", "list": "array", "bool": "boolean"}
+        names = " or ".join(plain.get(k.__name__, k.__name__) for k in (kind if isinstance(kind, tuple) else (kind,)))
+        got = "null" if value is None else plain.get(type(value).__name__, type(value).__name__)
         raise _fail(source, where, f"expected {names}, got {got}")
 
 
+def _typed_fields(item: dict[str, Any], names: tuple[str, ...], kind: type | tuple[type, ...], source: str,
+                  where: str) -> None:
+    """Each named property, when present, has the type the service gives it."""
+    for name in names:
+        if name in item:
+            _expect(item[name], kind, source, f"{where}.{name}")
+
+
+def _string_lists(item: dict[str, Any], names: tuple[str, ...], source: str, where: str) -> None:
+    for name in names:
+        if name in item and item[name] is not None:
+            _expect(item[name], list, source, f"{where}.{name}")
+            for j, value in enumerate(item[name]):
+                _expect(value, str, source, f"{where}.{name}[{j}]")
+
+
+def _check_graph_user(user: dict[str, Any], source: str, where: str) -> None:
+    """The types of a Graph user's properties, and its manager reference."""
+    _typed_fields(user, GRAPH_USER_STRINGS, _OPTIONAL_STR, source, where)
+    _typed_fields(user, ("accountEnabled",), (bool, type(None)), source, where)
+    _string_lists(user, GRAPH_USER_STRING_LISTS, source, where)
+    if user.get("manager") is not None:
+        _expect(user["manager"], dict, source, f"{where}.manager")
+        _expect(user["manager"].get("id"), str, source, f"{where}.manager.id")
+
+
+def _check_scim_user(user: dict[str, Any], source: str, where: str) -> None:
+    """The types of a RingCentral SCIM user's attributes (userName may be absent: RingCentral has served that)."""
+    _typed_fields(user, SCIM_STRINGS, _OPTIONAL_STR, source, where)
+    _typed_fields(user, ("active",), (bool, str, type(None)), source, where)
+    for name in ("name", "meta", ENTERPRISE):
+        if user.get(name) is not None:
+            _expect(user[name], dict, source, f"{where}.{name}")
+            for key, value in user[name].items():
+                if key != "manager":
+                    _expect(value, _OPTIONAL_STR, source, f"{where}.{name}.{key}")
+    manager = (user.get(ENTERPRISE) or {}).get("manager")
+    if manager is not None:
+        _expect(manager, dict, source, f"{where}.{ENTERPRISE}.manager")
+    for name in SCIM_MULTI:
+        if user.get(name) is None:
+            continue
+        _expect(user[name], list, source, f"{where}.{name}")
+        for j, entry in enumerate(user[name]):
+            _expect(entry, dict, source, f"{where}.{name}[{j}]")
+            for key, value in entry.items():
+                _expect(value, (bool,) if key == "primary" else _OPTIONAL_STR, source, f"{where}.{name}[{j}].{key}")
+
+
+def _check_service_principal(sp: Any, source: str) -> None:
+    _expect(sp, dict, source, "$.graph.servicePrincipal")
+    for key in ("id", "appId"):
+        if not isinstance(sp.get(key), str) or not sp.get(key):
+            raise _fail(source, f"$.graph.servicePrincipal.{key}", "missing or not a string")
+    _expect(sp.get("appRoles", []), list, source, "$.graph.servicePrincipal.appRoles")
+    for i, role in enumerate(sp.get("appRoles", [])):
+        where = f"$.graph.servicePrincipal.appRoles[{i}]"
+        _expect(role, dict, source, where)
+        _expect(role.get("id"), str, source, f"{where}.id")
+        _typed_fields(role, ("value", "displayName"), _OPTIONAL_STR, source, where)
+
+
+def _check_graph_item(section: str, item: dict[str, Any], source: str, where: str, seen: dict[str, str]) -> None:
+    """One object of a Graph list section (ids of users may repeat, as Graph has served them; groups may not)."""
+    if section == "appRoleAssignments":
+        for key in ("principalId", "appRoleId"):
+            if not isinstance(item.get(key), str):
+                raise _fail(source, f"{where}.{key}", "missing or not a string")
+        if item.get("principalType", "User") not in ("User", "Group", "ServicePrincipal"):
+            raise _fail(source, f"{where}.principalType", "must be User, Group or ServicePrincipal")
+        _typed_fields(item, ("createdDateTime", "id"), _OPTIONAL_STR, source, where)
+        return
+    if not isinstance(item.get("id"), str) or not item["id"]:
+        raise _fail(source, f"{where}.id", "missing or not a string")
+    if section == "groups":
+        if item["id"] in seen:
+            raise _fail(source, f"{where}.id", f"duplicate id {item['id']!r} (also {seen[item['id']]})")
+        _typed_fields(item, ("displayName",), _OPTIONAL_STR, source, where)
+        _expect(item.get("members", []), list, source, f"{where}.members")
+        for j, member in enumerate(item.get("members", [])):
+            _expect(member, str, source, f"{where}.members[{j}]")
+    elif section in ("users", "deletedUsers"):
+        if seen.get(item["id"], "").startswith("$.graph.groups"):
+            raise _fail(source, f"{where}.id", f"duplicate id {item['id']!r} (also {seen[item['id']]})")
+        _check_graph_user(item, source, where)
+    if section in ("users", "deletedUsers", "groups"):
+        seen.setdefault(item["id"], where)
+
+
 def validate_tenant(data: Any, source: str = "tenant") -> None:
-    """Raise `TenantFileError` for the first structural problem; accept any extra properties."""
+    """Raise `TenantFileError` for the first structural or type problem; accept any extra properties."""
     _expect(data, dict, source, "$")
     for section in ("graph", "scim"):
         if section not in data:
@@ -47,38 +155,15 @@ def validate_tenant(data: Any, source: str = "tenant") -> None:
         if key not in graph:
             raise _fail(source, f"$.graph.{key}", "missing")
     _expect(graph["tenantId"], str, source, "$.graph.tenantId")
-    sp = graph["servicePrincipal"]
-    _expect(sp, dict, source, "$.graph.servicePrincipal")
-    for key in ("id", "appId"):
-        if not isinstance(sp.get(key), str) or not sp.get(key):
-            raise _fail(source, f"$.graph.servicePrincipal.{key}", "missing or not a string")
-    _expect(sp.get("appRoles", []), list, source, "$.graph.servicePrincipal.appRoles")
+    _check_service_principal(graph["servicePrincipal"], source)
     seen: dict[str, str] = {}
-    for section in _LIST_SECTIONS:
+    for section in ("groups", *(s for s in _LIST_SECTIONS if s != "groups")):
         items = graph.get(section, [])
         _expect(items, list, source, f"$.graph.{section}")
         for i, item in enumerate(items):
             where = f"$.graph.{section}[{i}]"
             _expect(item, dict, source, where)
-            if section == "appRoleAssignments":
-                for key in ("principalId", "appRoleId"):
-                    if not isinstance(item.get(key), str):
-                        raise _fail(source, f"{where}.{key}", "missing or not a string")
-                if item.get("principalType", "User") not in ("User", "Group", "ServicePrincipal"):
-                    raise _fail(source, f"{where}.principalType", "must be User, Group or ServicePrincipal")
-                continue
-            if not isinstance(item.get("id"), str) or not item["id"]:
-                raise _fail(source, f"{where}.id", "missing or not a string")
-            if section in ("users", "deletedUsers", "groups"):
-                if item["id"] in seen:
-                    raise _fail(source, f"{where}.id", f"duplicate id {item['id']!r} (also {seen[item['id']]})")
-                seen[item["id"]] = where
-            if section == "groups":
-                _expect(item.get("members", []), list, source, f"{where}.members")
-                for j, member in enumerate(item.get("members", [])):
-                    _expect(member, str, source, f"{where}.members[{j}]")
-            if section in ("users", "deletedUsers") and "manager" in item and item["manager"] is not None:
-                _expect(item["manager"], dict, source, f"{where}.manager")
+            _check_graph_item(section, item, source, where, seen)
     for i, item in enumerate(graph.get("groups", [])):
         for j, member in enumerate(item.get("members", [])):
             if member not in seen:
@@ -88,18 +173,16 @@ def validate_tenant(data: Any, source: str = "tenant") -> None:
         _expect(job, dict, source, "$.graph.synchronizationJob")
     users = data["scim"].get("Users", [])
     _expect(users, list, source, "$.scim.Users")
-    scim_ids: set[str] = set()
     for i, user in enumerate(users):
         where = f"$.scim.Users[{i}]"
         _expect(user, dict, source, where)
         if not isinstance(user.get("id"), str) or not user["id"]:
             raise _fail(source, f"{where}.id", "missing or not a string")
-        if user["id"] in scim_ids:
-            raise _fail(source, f"{where}.id", f"duplicate id {user['id']!r}")
-        scim_ids.add(user["id"])
-        if not isinstance(user.get("userName"), str):
-            raise _fail(source, f"{where}.userName", "missing or not a string")
-    settings = data.get("sandbox", {})
+        _check_scim_user(user, source, where)
+    _check_sandbox_section(data.get("sandbox", {}), source)
+
+
+def _check_sandbox_section(settings: Any, source: str) -> None:
     _expect(settings, dict, source, "$.sandbox")
     profile = settings.get("schemaProfile", "current")
     if profile not in SCHEMA_PROFILES:
@@ -113,6 +196,9 @@ def validate_tenant(data: Any, source: str = "tenant") -> None:
         raise _fail(source, "$.sandbox.maxCount", "must be a positive integer")
     for key in ("clients", "rcApps", "listOmits", "graphDenied"):
         _expect(settings.get(key, []), list, source, f"$.sandbox.{key}")
+    for key in ("scimToken",):
+        if key in settings:
+            _expect(settings[key], str, source, f"$.sandbox.{key}")
 
 
 def with_defaults(data: dict[str, Any]) -> dict[str, Any]:
