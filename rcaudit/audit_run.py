@@ -51,6 +51,7 @@ RESERVED = ("source", "run_folder", "snapshot", "mask_pii", "fail_on")
 LIMITS: dict[str, tuple[float | None, tuple[str, ...]]] = {
     "grace_minutes": (0, ()), "top_rows": (1, ()), "sandbox_users": (0, ()), "sandbox_seed": (0, ()),
     "scope_mode": (None, ("", "assigned", "all")), "group_by": (None, ()),
+    "skip_out_of_scope_deletions": (None, ("", "true", "false")),
 }
 
 

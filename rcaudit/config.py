@@ -65,6 +65,16 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
     return seconds
 
 
+def _switch(env: Mapping[str, str], name: str) -> bool:
+    """An opt-in switch: `1` (or true/yes) on, empty/`0` (or false/no) off, anything else a ConfigError."""
+    value = (_get(env, name) or "0").lower()
+    if value in ("1", "true", "yes"):
+        return True
+    if value in ("0", "false", "no"):
+        return False
+    raise ConfigError(f"{name}={value!r}: expected 1 (on) or 0 (off)")
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything rcaudit needs to reach both services. Secret fields never appear in `repr`."""
@@ -90,6 +100,7 @@ class Settings:
     rc_client_secret: str | None = field(default=None, repr=False)
     rc_jwt: str | None = field(default=None, repr=False)
     pii_key: str | None = field(default=None, repr=False)
+    read_sync_secrets: bool = False  # RCAUDIT_READ_SYNC_SECRETS=1: read SyncAll/SkipOutOfScopeDeletions (opt-in)
 
     def __post_init__(self) -> None:
         """Refuse a service URL that is not https://host: a token or secret must never go in clear text."""
@@ -124,6 +135,7 @@ class Settings:
             rc_client_secret=_get(env, "RCAUDIT_RC_CLIENT_SECRET"),
             rc_jwt=_get(env, "RCAUDIT_RC_JWT"),
             pii_key=_get(env, "RCAUDIT_PII_KEY"),
+            read_sync_secrets=_switch(env, "RCAUDIT_READ_SYNC_SECRETS"),
         )
 
     def missing(self) -> list[str]:

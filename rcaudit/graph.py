@@ -20,6 +20,7 @@ import requests
 from .auth import GraphAuth
 from .config import Settings, describe_origin, origin
 from .errors import AuthError, FetchError, PermissionDenied, RateLimited
+from .vocabulary import SYNC_SETTING_KEYS
 
 # Application permissions per read (the least privileged that works; Directory.Read.All also covers most).
 USERS = "User.Read.All"
@@ -27,6 +28,7 @@ APPS = "Application.Read.All"
 MEMBERS = "GroupMember.Read.All"
 SYNC = "Synchronization.Read.All"
 LOGS = "AuditLog.Read.All and Directory.Read.All"
+SECRETS = "Application.ReadWrite.OwnedBy or Synchronization.ReadWrite.All"  # as for the PUT; the GET's: undocumented
 # A signed-in analyst (device code) needs a directory role besides the delegated permission. Provisioning
 # logs: the least privileged roles listed in microsoft-graph-docs-contrib
 # `api-reference/v1.0/api/provisioningobjectsummary-list.md`; the provisioning configuration (job, schema):
@@ -58,6 +60,12 @@ def graph_error(answer: requests.Response) -> tuple[str, str]:
 def _quote(value: str) -> str:
     """An OData string literal's content: single quotes doubled."""
     return value.replace("'", "''")
+
+
+def beta_url(graph_url: str) -> str:
+    """Graph's /beta root beside the configured v1.0 one (`https://graph.microsoft.com/v1.0` → `…/beta`)."""
+    base = graph_url.rstrip("/")
+    return (base[: -len("/v1.0")] if base.endswith("/v1.0") else base) + "/beta"
 
 
 def provisioning_filter(job_id: str, since: dt.datetime) -> str:
@@ -225,6 +233,40 @@ class GraphClient:
         """The job's synchronizationSchema: the tenant's live attribute mapping."""
         schema = self.get(f"/servicePrincipals/{sp_id}/synchronization/jobs/{job_id}/schema", permission=SYNC)
         return {k: v for k, v in schema.items() if k != "@odata.context"}
+
+    def sync_settings(self, sp_id: str) -> dict[str, str]:
+        """SyncAll and SkipOutOfScopeDeletions from the service principal's synchronization secrets, nothing else.
+
+        The secrets hold the connector's credentials (RingCentral's token, its base address) besides the two
+        settings, and their GET is documented only on /beta (the PUT: microsoft-graph-docs-contrib
+        `api-reference/beta/api/synchronization-serviceprincipal-put-synchronization.md`, which shows `SyncAll`;
+        SkipOutOfScopeDeletions: MicrosoftDocs/entra-docs `docs/identity/app-provisioning/skip-out-of-scope-
+        deletions.md`). So: only the two keys leave this method, and no error carries the request or the answer
+        (an error is rebuilt from its status and code alone)."""
+        url = f"{beta_url(self.settings.graph_url)}/servicePrincipals/{sp_id}/synchronization/secrets"
+        endpoint = "GET /beta/servicePrincipals/{id}/synchronization/secrets"
+        try:
+            body = self.get(url, permission=SECRETS)
+        except PermissionDenied as exc:
+            raise PermissionDenied(f"Graph {endpoint}: HTTP 403 {exc.code or ''}: the token may not read the job's "
+                                   f"synchronization secrets ({SECRETS}; the GET's permission is undocumented)",
+                                   permission=SECRETS, endpoint=endpoint, status=403, code=exc.code,
+                                   detail=f"HTTP 403 {exc.code or ''}: not permitted ({SECRETS})") from None
+        except (FetchError, AuthError) as exc:
+            status = getattr(exc, "status", None)
+            code = getattr(exc, "code", None)
+            said = f"HTTP {status} {code or ''}".rstrip() if status else "no answer"
+            if isinstance(exc, AuthError):
+                raise AuthError(f"Graph {endpoint}: {said}") from None
+            raise type(exc)(f"Graph {endpoint}: {said}", endpoint=endpoint, status=status, code=code,
+                            detail=said) from None
+        items = body.get("value", body) if isinstance(body, dict) else body
+        kept: dict[str, str] = {}
+        for item in items if isinstance(items, list) else []:
+            if isinstance(item, dict) and item.get("key") in SYNC_SETTING_KEYS and item.get("value") is not None:
+                kept[str(item["key"])] = str(item["value"])
+        del body, items
+        return kept
 
     def provisioning_events(self, job_id: str, since: dt.datetime, *,
                             on_page: OnPage | None = None) -> list[dict[str, Any]]:

@@ -40,7 +40,7 @@ from .errors import ConfigError, RcauditError
 from .findings import KINDS, SEVERITIES, SEVERITY_RANK, finding_key, read_findings
 from .mapping import CORE_USER, AttributeMapping, effective_mapping, parse_target, target_reader
 from .normalize import country_code, normaliser_for, phone, raw
-from .reconcile import AuditOptions, AuditResult, reconcile
+from .reconcile import AuditOptions, AuditResult, flag_parameter, reconcile
 from .snapshot import Snapshot
 
 PLAN_VERSION = 1
@@ -51,8 +51,8 @@ FIXABLE_KINDS = (*LIFECYCLE_KINDS, "attribute_mismatch")
 IDLE_KEYS = frozenset({"type", "primary", "display"})  # what is left in an item that holds nothing any more
 EMPTY = "(empty)"
 _E164 = re.compile(r"\+[1-9]\d{1,14}")
-AUDIT_NOTEBOOK_DEFAULTS: dict[str, Any] = {"scope_mode": "assigned", "grace_minutes": 40, "waiver_file": "",
-                                           "mapping_file": ""}
+AUDIT_NOTEBOOK_DEFAULTS: dict[str, Any] = {"scope_mode": "", "skip_out_of_scope_deletions": "", "grace_minutes": 40,
+                                           "waiver_file": "", "mapping_file": ""}
 ACTIONS = {
     "missing_in_target": "provision on demand in Entra (Enterprise applications → RingCentral → Provisioning → "
                          "Provision on demand), or let the next provisioning cycle (about 40 minutes) create it",
@@ -513,7 +513,8 @@ def load_run(folder: str | Path) -> RunAudit:
     if values.get("mapping_file"):
         mapping, _ = effective_mapping(snapshot.schema, _run_file(folder, str(values["mapping_file"]),
                                                                   "the mapping file"))
-    options = AuditOptions(scope_mode=str(values.get("scope_mode") or "assigned"),
+    options = AuditOptions(scope_mode=str(values.get("scope_mode") or ""),
+                           skip_out_of_scope_deletions=flag_parameter(values.get("skip_out_of_scope_deletions")),
                            grace_minutes=float(values.get("grace_minutes", 40)), waivers=waivers)
     result = reconcile(snapshot, mapping, options)
     notes += _compare_with_findings_csv(folder, result)

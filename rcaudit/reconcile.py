@@ -24,7 +24,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .errors import MappingError
+from .errors import ConfigError, MappingError
 from .expressions import CompiledExpression, compile_expression
 from .findings import COLUMNS, KEY_ATTRIBUTES, KINDS, SEVERITIES, SEVERITY_RANK, severity
 from .mapping import (
@@ -41,6 +41,7 @@ from .mapping import (
 from .normalize import differing, factorize, hashable, normaliser_for, raw
 from .scope import (
     BUCKETS,
+    SCOPE_MODES,
     ScopeResult,
     ScopingFilters,
     compute_scope,
@@ -60,13 +61,69 @@ COMPUTED = COMPUTED_SOURCES | {"manager"}  # manager: resolved from the join, no
 class AuditOptions:
     """How to audit. `now` is for tests only: the grace window is measured from `snapshot.graph_fetched_at`."""
 
-    scope_mode: str = "assigned"  # or "all" (Entra's "Sync all users and groups")
+    scope_mode: str = ""  # "assigned" or "all" (Entra's "Sync all users and groups"); empty: the job's, else assigned
+    skip_out_of_scope_deletions: bool | None = None  # None: the job's setting, else Entra's default (False)
     grace_minutes: float = 40.0  # one provisioning cycle
     strict_normalise: bool = False  # True: compare raw values, forgive nothing
     strict_mapping: bool = True  # False: an expression rcaudit cannot evaluate leaves its attribute unaudited
     scoping_filters: Any = None  # ScopingFilters, a list of filters or Graph's filter object; None: the schema's
     waivers: tuple[Waiver, ...] | str | Path = ()  # Waiver objects, or a waiver file to load
     now: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class SyncSettings:
+    """The job's two settings that change what Entra does, and where each came from (DESIGN.md "Sync settings":
+    an explicit parameter, else the job's synchronization secrets when read, else Entra's default)."""
+
+    scope_mode: str = "assigned"
+    skip_out_of_scope_deletions: bool = False
+    sources: tuple[tuple[str, str], ...] = (("scope_mode", "default"), ("skip_out_of_scope_deletions", "default"))
+
+    def to_dict(self) -> dict[str, Any]:
+        """summary.json `settings`."""
+        return {"scope_mode": self.scope_mode, "skip_out_of_scope_deletions": self.skip_out_of_scope_deletions,
+                "sources": dict(self.sources)}
+
+
+def _flag(value: Any) -> bool | None:
+    """A synchronization secret's boolean ("True", "false", "1"): None when it is not one."""
+    text = str(value).strip().lower()
+    return True if text in ("true", "1") else False if text in ("false", "0") else None
+
+
+def flag_parameter(value: Any, name: str = "skip_out_of_scope_deletions") -> bool | None:
+    """A notebook parameter that may be left empty: "" → None (the job's setting), "true"/"false" → a bool."""
+    if value is None or isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if not text:
+        return None
+    if _flag(text) is None:
+        raise ConfigError(f"{name}={value!r}: expected true, false or empty (the job's setting)")
+    return _flag(text)
+
+
+def resolve_sync_settings(job_settings: dict[str, Any] | None, options: AuditOptions) -> SyncSettings:
+    """DESIGN.md "Sync settings": a parameter overrides the job; the job's secrets (SyncAll,
+    SkipOutOfScopeDeletions) override Entra's defaults (assigned users; deletions not skipped)."""
+    job = job_settings or {}
+    if options.scope_mode:
+        if options.scope_mode not in SCOPE_MODES:
+            raise ConfigError(f"scope_mode must be one of {', '.join(SCOPE_MODES)} (or empty for the job's), "
+                               f"not {options.scope_mode!r}")
+        mode, mode_source = options.scope_mode, "parameter"
+    elif _flag(job.get("SyncAll")) is not None:
+        mode, mode_source = ("all" if _flag(job.get("SyncAll")) else "assigned"), "job"
+    else:
+        mode, mode_source = "assigned", "default"
+    if options.skip_out_of_scope_deletions is not None:
+        skip, skip_source = bool(options.skip_out_of_scope_deletions), "parameter"
+    elif _flag(job.get("SkipOutOfScopeDeletions")) is not None:
+        skip, skip_source = bool(_flag(job.get("SkipOutOfScopeDeletions"))), "job"
+    else:
+        skip, skip_source = False, "default"
+    return SyncSettings(mode, skip, (("scope_mode", mode_source), ("skip_out_of_scope_deletions", skip_source)))
 
 
 @dataclass(frozen=True)
@@ -132,6 +189,7 @@ class AuditResult:
     notes: tuple[str, ...] = ()
     data_quality: tuple[DataQuality, ...] = ()
     caveats: tuple[str, ...] = ()
+    settings: SyncSettings = field(default_factory=SyncSettings)
 
     @property
     def counted(self) -> pd.DataFrame:
@@ -159,6 +217,7 @@ class AuditResult:
             "findings": self.findings_summary(),
             "not_audited": [n.to_dict() for n in self.not_audited],
             "data_quality": [d.to_dict() for d in self.data_quality],
+            "settings": self.settings.to_dict(),
         }
 
     def data_quality_table(self) -> pd.DataFrame:
@@ -574,8 +633,16 @@ def _ringcentral_side(accounts: list[dict[str, Any]], compared: list[str], cutof
     )
 
 
-def _lifecycle_rows(rows: _Rows, entra: _Entra, rc: _RingCentral, join: _Join) -> None:
-    """ambiguous_match, missing_in_target, orphan_in_target, should_be_inactive, should_be_active."""
+SKIPPED_DELETION = ("; SkipOutOfScopeDeletions is on for the job, so Entra will not deactivate it: only a "
+                    "fix-up will")
+
+
+def _lifecycle_rows(rows: _Rows, entra: _Entra, rc: _RingCentral, join: _Join, skip_deletions: bool = False) -> None:
+    """ambiguous_match, missing_in_target, orphan_in_target, should_be_inactive, should_be_active.
+
+    With SkipOutOfScopeDeletions, Entra leaves the account of a user who left scope (filtered out, nested only,
+    unassigned; neither disabled nor soft-deleted) active: still a finding, and its reason says why it stays
+    (Entra's docs: MicrosoftDocs/entra-docs `docs/identity/app-provisioning/skip-out-of-scope-deletions.md`)."""
     scope, live = entra.scope, entra.scope.live
     involved = join.pairs[join.ambiguous[join.pairs["a"].to_numpy()]]
     for a, group in involved.groupby("a", sort=True):  # one row per account, nothing else for it
@@ -598,10 +665,13 @@ def _lifecycle_rows(rows: _Rows, entra: _Entra, rc: _RingCentral, join: _Join) -
     paired_users = join.account_user[paired]
     leaving = rc.active[paired] & ~live[paired_users]
     for a, u in zip(paired[leaving].tolist(), paired_users[leaving].tolist(), strict=True):
-        why = _out_of_scope_reason(str(scope.bucket[u]), bool(entra.deleted[u]), bool(entra.enabled[u]),
+        bucket = str(scope.bucket[u])
+        why = _out_of_scope_reason(bucket, bool(entra.deleted[u]), bool(entra.enabled[u]),
                                    bool(scope.filtered_out[u]))
+        left_scope = bucket != "in_scope" and not entra.deleted[u] and entra.enabled[u]
         rows.add(kind="should_be_inactive", entra_id=entra.ids[u], scim_id=rc.ids[a],
-                 user_name=entra.upns[u], match_key=join.match_key[a], reason=f"active account, but {why}")
+                 user_name=entra.upns[u], match_key=join.match_key[a],
+                 reason=f"active account, but {why}" + (SKIPPED_DELETION if skip_deletions and left_scope else ""))
     waiting = ~rc.active[paired] & live[paired_users] & ~rc.young[paired]  # a young one is pending activation
     for a, u in zip(paired[waiting].tolist(), paired_users[waiting].tolist(), strict=True):
         rows.add(kind="should_be_active", entra_id=entra.ids[u], scim_id=rc.ids[a],
@@ -738,12 +808,13 @@ def _reconcile(snapshot: Snapshot, mapping: Sequence[AttributeMapping] | None, o
     notes += plan_notes
     filters = (parse_scoping_filters(options.scoping_filters) if options.scoping_filters is not None
                else scoping_filters_from_schema(snapshot.schema))
+    settings = resolve_sync_settings(snapshot.sync_settings, options)
 
     def scope_of(users: list[dict[str, Any]], deleted: np.ndarray, with_roles: bool) -> ScopeResult:
         return compute_scope(users, deleted, service_principal=snapshot.service_principal,
                              assignments=snapshot.app_role_assignments, group_members=snapshot.group_members,
                              group_transitive_members=snapshot.group_transitive_members, cutoff=cutoff,
-                             mode=options.scope_mode, filters=filters, with_roles=with_roles)
+                             mode=settings.scope_mode, filters=filters, with_roles=with_roles)
 
     entra = _entra_side(snapshot, planned, scope_of)
     notes += [f"{key} is not mapped (or not evaluable): the join cannot use it"
@@ -762,7 +833,7 @@ def _reconcile(snapshot: Snapshot, mapping: Sequence[AttributeMapping] | None, o
         entra.expected[MANAGER] = _expected_manager(entra.sources.get("manager"), entra.ids, join, rc.ids)
 
     rows = _Rows()
-    _lifecycle_rows(rows, entra, rc, join)
+    _lifecycle_rows(rows, entra, rc, join, settings.skip_out_of_scope_deletions)
     _attribute_rows(rows, entra, rc, join, audited, options.strict_normalise)
     unreadable_deleted = _deleted_unreadable(snapshot)
     findings = _with_notes(_sorted(rows.frame()), quality, DELETED_UNREADABLE if unreadable_deleted else None)
@@ -792,6 +863,7 @@ def _reconcile(snapshot: Snapshot, mapping: Sequence[AttributeMapping] | None, o
         notes=tuple(notes),
         data_quality=tuple(quality.items),
         caveats=caveats,
+        settings=settings,
     )
 
 

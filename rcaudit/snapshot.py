@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError, FetchError, MappingError, PermissionDenied, RateLimited, RcauditError
+from .vocabulary import SYNC_SETTING_KEYS
 
 if TYPE_CHECKING:
     import requests
@@ -51,6 +52,7 @@ _SHAPES: dict[str, tuple[str, str]] = {
 }
 _MANIFEST_SHAPES: dict[str, type] = {"tenant_id": str, "source": str, "unreadable": list, "requests": dict,
                                      "timings": dict, "notes": list, "audited_attributes": list}
+
 
 
 def _kind(value: Any) -> str:
@@ -98,6 +100,11 @@ def _manifest_value(name: str, value: Any, where: Path) -> Any:
     wanted = _MANIFEST_SHAPES.get(name)
     if wanted is not None and not isinstance(value, wanted):
         raise SnapshotError(f"{where}: {name}: expected {_kind(wanted())}, got {_kind(value)}")
+    if name == "sync_settings" and value is not None:
+        if not isinstance(value, dict) or set(value) - set(SYNC_SETTING_KEYS):
+            raise SnapshotError(f"{where}: sync_settings: expected null or an object with only "
+                                f"{', '.join(SYNC_SETTING_KEYS)}")
+        return {k: str(v) for k, v in value.items()}
     if name == "unreadable":
         for i, item in enumerate(value):
             if not isinstance(item, dict) or not isinstance(item.get("what"), str):
@@ -131,6 +138,9 @@ class Snapshot:
     notes: list[str] = field(default_factory=list)  # e.g. "fetched 120 users one by one: list omits addresses"
     audited_attributes: list[str] = field(default_factory=list)  # targets mapped and declared by /Schemas at fetch
     rc_identity: dict[str, str] = field(default_factory=dict)  # the RingCentral read: {scim_url, owner_id}
+    # the job's SyncAll / SkipOutOfScopeDeletions from its synchronization secrets (RCAUDIT_READ_SYNC_SECRETS=1):
+    # only those two keys are ever kept; None when not read
+    sync_settings: dict[str, str] | None = None
 
     def save(self, folder: str | Path) -> Path:
         folder = Path(folder)
@@ -365,8 +375,15 @@ class _Fetch:
         since = fetched_at - dt.timedelta(days=self.event_days)
         events = unreadable.read("provisioning events", lambda: graph.provisioning_events(
             str(job["id"]), since), []) if job else []
+        sync_settings = None
+        if self.settings.read_sync_secrets:  # opt-in: the answer holds RingCentral's credentials too
+            sync_settings = unreadable.read("synchronization settings", lambda: graph.sync_settings(sp["id"]))
+            if sync_settings is not None:
+                self.notes.append("sync settings from the job's synchronization secrets: " + (", ".join(
+                    f"{k}={v}" for k, v in sync_settings.items()) or "neither SyncAll nor SkipOutOfScopeDeletions"))
         self.timed("graph", started)
         return {"graph_fetched_at": fetched_at, "service_principal": sp, "job": job, "schema": schema,
+                "sync_settings": sync_settings,
                 "users": users, "app_role_assignments": assignments, "group_members": members,
                 "group_transitive_members": transitive, "deleted_users": deleted, "provisioning_events": events,
                 "audited_attributes": [m.target for m in audited]}

@@ -16,3 +16,6 @@ PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 DEFAULT_ACCESS_ROLE = "00000000-0000-0000-0000-000000000000"
 # The expression the RingCentral gallery app maps to `active`.
 ACTIVE_EXPRESSION = 'Switch([IsSoftDeleted], , "False", "True", "True", "False")'
+# The two synchronization secrets that are job settings (the rest are the connector's credentials): Graph's
+# synchronizationSecret names, the only ones rcaudit ever keeps from that answer.
+SYNC_SETTING_KEYS = ("SyncAll", "SkipOutOfScopeDeletions")

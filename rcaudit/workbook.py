@@ -34,7 +34,7 @@ from .trends import Changes, compare, list_runs, open_findings
 SOURCES = ("auto", "environment", "sandbox")
 EMAIL = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
 FAIL_ON = ("none", "low", "medium", "high")
-SUMMARY_VERSION = 1
+SUMMARY_VERSION = 2  # DESIGN.md second edition: settings added; default_access a subset of in_scope
 
 
 @dataclass
@@ -139,6 +139,21 @@ def mapping_banner(snapshot: Snapshot) -> Html | None:
     return warning(note("The provisioning job's mapping could not be used ({}). The findings below compare "
                         "against DESIGN.md's default mapping and ignore the job's scoping filters: check the "
                         "job's attribute mappings in Entra.", reason))
+
+
+SETTING_SOURCES = {"parameter": "set by the notebook parameter", "job": "read from the job's synchronization secrets",
+                   "default": "Entra's default (the job's setting was not read: RCAUDIT_READ_SYNC_SECRETS=1 reads it)"}
+
+
+def settings_line(result: AuditResult) -> Html:
+    """The two job settings the audit applied and where each came from (DESIGN.md "Sync settings")."""
+    settings = result.settings
+    sources = dict(settings.sources)
+    scope = "all users and groups" if settings.scope_mode == "all" else "only assigned users and groups"
+    return note("<strong>Sync scope:</strong> {} ({}). <strong>SkipOutOfScopeDeletions:</strong> {} ({}).", scope,
+                SETTING_SOURCES.get(sources.get("scope_mode", ""), ""),
+                "on: Entra leaves accounts of users who left scope active" if settings.skip_out_of_scope_deletions
+                else "off", SETTING_SOURCES.get(sources.get("skip_out_of_scope_deletions", ""), ""))
 
 
 def job_line(snapshot: Snapshot) -> Html:

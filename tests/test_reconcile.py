@@ -22,7 +22,7 @@ from snapshots import (
     small_tenant,
 )
 
-from rcaudit.errors import MappingError
+from rcaudit.errors import ConfigError, MappingError
 from rcaudit.findings import COLUMNS
 from rcaudit.mapping import ENTERPRISE, AttributeMapping, default_mapping
 from rcaudit.reconcile import AuditOptions, entra_sends, reconcile
@@ -444,7 +444,7 @@ def test_to_dict_owns_sizes_scope_findings_and_not_audited() -> None:
     user = entra_user("one.user", jobTitle="X")
     result = audit(small_tenant([user, entra_user("two.user")], [rc_account(user, "1", title="Y")]))
     summary = result.to_dict()
-    assert list(summary) == ["sizes", "scope", "findings", "not_audited", "data_quality"]
+    assert list(summary) == ["sizes", "scope", "findings", "not_audited", "data_quality", "settings"]
     assert summary["data_quality"] == []  # always present, empty when the answers are clean
     assert summary["findings"]["total"] == 2 and summary["findings"]["by_attribute"] == {"title": 1}
     assert summary["findings"]["by_kind"]["missing_in_target"] == 1
@@ -456,7 +456,7 @@ def test_scope_mode_all_puts_every_user_in_scope() -> None:
     user = entra_user("not.assigned")
     result = audit(small_tenant([user], [], assignments=[]), scope_mode="all")
     assert rows(result) == [("missing_in_target", "id-not.assigned", "", "")]
-    with pytest.raises(ValueError, match="scope mode"):
+    with pytest.raises(ConfigError, match="scope_mode"):  # a named setting error, no longer a bare ValueError
         audit(small_tenant([user], []), scope_mode="everyone")
 
 

@@ -128,6 +128,11 @@ READ_MEMBERS: Permissions = (("GroupMember.Read.All",), ("GroupMember.ReadWrite.
 READ_SYNC: Permissions = (("Synchronization.Read.All",), ("Synchronization.ReadWrite.All",),
                           ("Application.ReadWrite.OwnedBy",), ("Application.ReadWrite.All",))
 READ_LOGS: Permissions = (("AuditLog.Read.All", "Directory.Read.All"),)
+# The secrets' GET has no documented permission; the sandbox asks for what Graph documents for their PUT
+# (beta synchronization-serviceprincipal-put-synchronization.md: Application.ReadWrite.OwnedBy,
+# Synchronization.ReadWrite.All) or Directory.ReadWrite.All. Unverified against Graph.
+READ_SECRETS: Permissions = (("Application.ReadWrite.OwnedBy",), ("Synchronization.ReadWrite.All",),
+                             ("Directory.ReadWrite.All",))
 
 _INTERNAL = frozenset(("manager", "members"))  # tenant-file links, never served as properties
 _AUTH_MESSAGES = {
@@ -158,6 +163,7 @@ def register_graph(router: Router, state: SandboxState) -> None:
     """Add the `/v1.0/…` routes."""
     api = GraphApi(state)
     router.add("GET", r"/v1\.0/.*", api.handle)
+    router.add("GET", r"/beta/servicePrincipals/(?P<sp>[^/]+)/synchronization/secrets", api.handle_secrets)
 
 
 @dataclass
@@ -212,6 +218,26 @@ class GraphApi:
             (r"/auditLogs/provisioning", self.list_provisioning, READ_LOGS),
         ):
             self.routes.add("GET", pattern, _guarded(handler, permissions))
+
+    def handle_secrets(self, request: Request, sp: str) -> Response:
+        """`GET /beta/servicePrincipals/{id}/synchronization/secrets`: the tenant file's
+        `graph.synchronizationSecrets` ({key, value} pairs), as Graph's beta serves them."""
+        request_id = str(uuid.uuid4())
+        claims, problem = self._token(request)
+        if problem is not None:
+            return graph_error(401, "InvalidAuthenticationToken", _AUTH_MESSAGES[problem], request_id=request_id)
+        with self.state.lock:
+            principal = self.state.graph["servicePrincipal"]
+            if unquote(sp) != principal["id"]:
+                return graph_error(404, "Request_ResourceNotFound",
+                                   f"Resource '{unquote(sp)}' does not exist or one of its queried reference-property "
+                                   "objects are not present.", request_id=request_id)
+            if not permitted(claims, READ_SECRETS):
+                return graph_error(403, "Authorization_RequestDenied",
+                                   "Insufficient privileges to complete the operation.", request_id=request_id)
+            pairs = [dict(item) for item in self.state.graph.get("synchronizationSecrets") or []]
+        context = f"{request.base_url}/beta/$metadata#servicePrincipals('{principal['id']}')/synchronization/secrets"
+        return Response.json(200, {"@odata.context": context, "value": pairs}, content_type=GRAPH_CONTENT_TYPE)
 
     # --- plumbing --------------------------------------------------------------------------------
     def handle(self, request: Request, **_: str) -> Response:

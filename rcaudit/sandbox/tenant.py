@@ -171,6 +171,14 @@ def validate_tenant(data: Any, source: str = "tenant") -> None:
     job = graph.get("synchronizationJob")
     if job is not None:
         _expect(job, dict, source, "$.graph.synchronizationJob")
+    secrets = graph.get("synchronizationSecrets")
+    if secrets is not None:
+        _expect(secrets, list, source, "$.graph.synchronizationSecrets")
+        for i, item in enumerate(secrets):
+            where = f"$.graph.synchronizationSecrets[{i}]"
+            _expect(item, dict, source, where)
+            _expect(item.get("key"), str, source, f"{where}.key")
+            _expect(item.get("value"), str, source, f"{where}.value")
     users = data["scim"].get("Users", [])
     _expect(users, list, source, "$.scim.Users")
     for i, user in enumerate(users):
