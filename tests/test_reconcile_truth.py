@@ -19,7 +19,7 @@ CASES = [(seed, profile) for seed in range(1, 6) for profile in ("current", "cla
 # traps whose users/accounts carry no planted finding at all (rc_owned_phones may sit on drifted accounts)
 SILENT_TRAPS = ("case", "whitespace", "phone_format", "country_code_vs_name", "empty_vs_absent",
                 "disabled_never_provisioned", "correctly_deactivated", "inactive_orphan", "pending",
-                "pending_activation")
+                "pending_activation", "default_access_provisioned")
 
 
 @functools.cache
@@ -37,6 +37,20 @@ def test_findings_are_exactly_the_planted_truth(seed: int, profile: str) -> None
     hits = len(truth & set(found))
     precision, recall = hits / len(found), hits / len(truth)
     assert (precision, recall) == (1.0, 1.0), (sorted(set(found) - truth)[:5], sorted(truth - set(found))[:5])
+
+
+@pytest.mark.parametrize("profile", ["current", "classic"])
+def test_findings_are_the_planted_truth_on_a_tenant_without_a_job(profile: str) -> None:
+    """No provisioning job (so no live mapping, no job status): DESIGN.md's default table is audited, and the
+    findings are still exactly the planted truth."""
+    generated = generate(2000, seed=7, now=NOW, schema_profile=profile)
+    tenant = {**generated.tenant, "graph": {k: v for k, v in generated.tenant["graph"].items()
+                                            if k not in ("synchronizationJob", "provisioningEvents")}}
+    snapshot = snapshot_from_tenant(tenant, NOW)
+    assert snapshot.job is None and snapshot.schema is None
+    result = reconcile(snapshot)
+    assert result.mapping_source == "default"
+    assert {TruthRow(*row) for row in rows(result)} == set(generated.truth)
 
 
 @pytest.mark.parametrize(("seed", "profile"), CASES[:2])
