@@ -133,7 +133,8 @@ def test_a_plan_written_before_the_entra_forms_applies_and_rolls_back_as_written
         shop: Shop, bodies: PatchBodies) -> None:
     before = shop.accounts()
     old_file = shop.folder / "old-plan.json"
-    old_file.write_text(json.dumps(legacy_plan_json(shop.plan(), shop.folder)), encoding="utf-8")
+    old_json = legacy_plan_json(shop.plan(), shop.folder)
+    old_file.write_text(json.dumps(old_json), encoding="utf-8")
     old = Plan.load(old_file)
     assert old.wire == WIRE_LEGACY and not old.booleans_as_strings
     result = shop.apply(old)
@@ -150,6 +151,10 @@ def test_a_plan_written_before_the_entra_forms_applies_and_rolls_back_as_written
     proof = reaudit_touched(load_run(shop.folder), result, shop.client)
     assert Counter(proof["status"]) == {"fixed": PLANTED_OPS}
 
+    # the fix folder exactly as the earlier version left it: its own plan.json (schema_version 1), no `wire` lines
+    (result.folder / "plan.json").write_text(json.dumps(old_json), encoding="utf-8")
+    result.journal.write_text("".join(json.dumps({k: v for k, v in line.items() if k != "wire"}) + "\n"
+                                      for line in read_journal(result.journal)), encoding="utf-8")
     bodies.clear()
     rollback = plan_rollback(result.journal)
     assert rollback.wire == WIRE_LEGACY and not rollback.booleans_as_strings
