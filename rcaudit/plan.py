@@ -229,6 +229,9 @@ def _is_idle(item: dict[str, Any]) -> bool:
 def _filtered_value_op(doc: dict[str, Any], t: Any, prefix: str, value: Any) -> dict[str, Any]:
     """A typed value on its own filtered path, as Entra sends it: `add` (no item of that type, or an empty one:
     RingCentral creates it), `replace`, or `remove` of `…[type eq "mobile"].value` (never the whole item)."""
+    # Entra's own update form: `Replace` of `emails[type eq "work"].value` with a string (MicrosoftDocs/entra-docs,
+    # docs/identity/app-provisioning/application-provisioning-config-problem-scim-compatibility.md). That RingCentral
+    # creates the item on an `add` whose filter matches nothing is DESIGN.md's rule (scim2-server refuses it).
     sub = t.sub_attribute
     items, item = _typed_item(doc, t, create=not is_empty(value))
     if is_empty(value):
