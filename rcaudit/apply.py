@@ -9,7 +9,9 @@ apply holds the run folder's lock. An account whose re-read userName is not the 
 
 Per account: wait for a write slot (RingCentral's Heavy group, from the rate-limit headers), re-read the
 account (`GET /Users/{id}`, Light group: RingCentral has no ETags), skip every operation whose attribute no
-longer holds the audited value (`skipped_stale`, with why), then send one PatchOp request with the rest.
+longer holds the audited value (`skipped_stale`, with why), then send one PatchOp request with the rest,
+shaped from the re-read account in the plan's forms (`Plan.wire`): Entra's (`active` "True"/"False", typed
+values on their filtered paths) for current plans, the forms it was written with for a legacy plan.json.
 The session paces both groups to the `X-Rate-Limit-*` headers and never sends inside a penalty.
 
 Every request is announced by an `intent` line per operation (with `before`), written and fsynced before it
@@ -425,7 +427,7 @@ class _Writer:
                  target: dict[str, str] | None = None) -> None:
         self.plan, self.client, self.journal, self.result, self.guards = plan, client, journal, result, guards
         self.sleep, self.on_line = sleep, on_line
-        self.boolean_strings = bool(plan.settings.get("boolean_strings", False))
+        self.boolean_strings = plan.booleans_as_strings  # Entra's "True"/"False" unless the plan says otherwise
         self.target = target or {}  # the RingCentral written to: {scim_url, owner_id}
         self.announced: set[str] = set()  # op_ids whose intent line this run wrote
         self.account_user_name = ""  # the userName of the account being written, as re-read
@@ -446,6 +448,7 @@ class _Writer:
             "reverts": operation.reverts or None, "decides": decides,
             "target_user_name": self.account_user_name or operation.target_user_name or None,
             "scim_url": self.target.get("scim_url") or None, "rc_owner_id": self.target.get("owner_id") or None,
+            "wire": self.plan.wire,  # the forms `sent` follows (a rollback without plan.json reads it)
         }
 
     def record(self, operation: Operation, status: str, *, before: Any = None, after: Any = None,
@@ -538,7 +541,7 @@ class _Writer:
                             error=f"changed since the audit: audited {shown(o.audited)}, now {shown(before)}")
         if not live:
             return "skipped"
-        wire, _ = shape_operations([(o.attribute, self.value(o)) for o in live], current)
+        wire, _ = shape_operations([(o.attribute, self.value(o)) for o in live], current, self.plan.wire)
         if not self.result.apply:
             for o, sent in zip(live, wire, strict=True):
                 self.record(o, "dry_run", before=befores[o.op_id], after=o.expected, sent=sent)
@@ -662,7 +665,7 @@ class _Writer:
         outcomes = []
         state = current
         for o in operations:
-            wire, after_state = shape_operations([(o.attribute, self.value(o))], state)
+            wire, after_state = shape_operations([(o.attribute, self.value(o))], state, self.plan.wire)
             outcome = self.send(scim_id, [o], wire, befores, state)
             if outcome == "applied":
                 state = after_state

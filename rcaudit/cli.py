@@ -142,7 +142,7 @@ def cmd_fix(args: argparse.Namespace) -> int:
         raise ConfigError(f"--run latest: no audit run with a snapshot under {settings.outputs}")
     filters = Filters.parse(args.kinds or "", args.attributes or "", args.severity or "", args.users or "",
                             args.include_orphans)
-    plan = plan_for_run(run, filters, boolean_strings=args.boolean_strings)
+    plan = plan_for_run(run, filters, json_booleans=args.json_booleans)
     return _run_plan(plan, args, settings)
 
 
@@ -213,7 +213,12 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="test both connections and each permission, one line per check")
     check.set_defaults(func=cmd_check)
 
-    fix = commands.add_parser("fix", help="plan (and with --apply, apply) SCIM PATCH fixes for an audit run")
+    fix = commands.add_parser(
+        "fix", help="plan (and with --apply, apply) SCIM PATCH fixes for an audit run",
+        description="Plan (and with --apply, apply) SCIM PATCH fixes for an audit run, in the forms Entra's "
+                    "provisioning service sends RingCentral: active as the strings \"True\"/\"False\", each typed "
+                    "value on its own filtered path with a string (add, replace or remove of "
+                    "phoneNumbers[type eq \"mobile\"].value), never a whole item or array.")
     fix.add_argument("--run", required=True, metavar="DIR",
                      help="the audit run folder (its snapshot/ gives the values), or `latest`")
     fix.add_argument("--kinds", metavar="K,...", help="only these finding kinds")
@@ -222,12 +227,17 @@ def build_parser() -> argparse.ArgumentParser:
     fix.add_argument("--users", metavar="ID,...", help="only these users: Entra ids, RingCentral ids or user names")
     fix.add_argument("--include-orphans", action="store_true",
                      help="also deactivate active accounts no Entra user matches")
-    fix.add_argument("--boolean-strings", action="store_true",
-                     help="send active as Entra's string form (True/False) instead of a JSON boolean")
+    booleans = fix.add_mutually_exclusive_group()
+    booleans.add_argument("--json-booleans", action="store_true",
+                          help="send active as a JSON boolean (true/false) instead of Entra's strings "
+                               "\"True\"/\"False\" (the default, what Entra sends RingCentral)")
+    booleans.add_argument("--boolean-strings", action="store_true",
+                          help="accepted for old scripts; changes nothing (Entra's strings are the default)")
     _apply_options(fix)
     fix.set_defaults(func=cmd_fix)
 
-    rollback = commands.add_parser("rollback", help="undo every applied operation of a fix-up journal")
+    rollback = commands.add_parser("rollback", help="undo every applied operation of a fix-up journal (in the "
+                                                    "forms of the plan it undoes)")
     rollback.add_argument("--journal", required=True, metavar="FILE", help="a fixes/<fix_id>/journal.jsonl")
     _apply_options(rollback)
     rollback.set_defaults(func=cmd_rollback)

@@ -3,21 +3,30 @@
 Values come from the run's `snapshot/` (the raw records both services returned), re-audited with the
 run's options, never from `findings.csv` (which may be masked). Entra is the source of truth: every
 operation is a PATCH of a RingCentral account, one PatchOp request per account, one operation per
-fixable finding, on DESIGN.md's attribute path:
+fixable finding, on DESIGN.md's attribute path, in the forms Entra's provisioning service itself sends
+RingCentral (DESIGN.md "Writes to RingCentral"; RingCentral's PatchOp `value` is typed as a string):
 
-- `replace` where RingCentral holds a value, `add` where it holds none (a `replace` whose filter matches
-  nothing is a `noTarget` error, so a missing typed item is added whole:
-  `{"op": "add", "path": "phoneNumbers", "value": [{"type": "mobile", "value": "+4670…"}]}`), `remove`
-  where Entra's value is empty (cleared in Entra: Entra itself never sends nulls);
-- `replace active false` for `should_be_inactive` (and for orphans, only when asked), `replace active
-  true` for `should_be_active`; booleans are JSON booleans unless `boolean_strings` (Entra's "False");
+- `replace` where RingCentral holds a value, `add` where it holds none, `remove` where Entra's value is
+  empty (cleared in Entra: Entra itself never sends nulls). A typed value is always written on its own
+  filtered path with a string value, never as a whole item or array: a missing mobile number is
+  `{"op": "add", "path": "phoneNumbers[type eq \"mobile\"].value", "value": "+4670…"}`, a cleared one
+  `{"op": "remove", "path": "phoneNumbers[type eq \"mobile\"].value"}`; addresses and e-mails alike;
+- `replace active "False"` for `should_be_inactive` (and for orphans, only when asked), `replace active
+  "True"` for `should_be_active`: Entra's strings (its connector disables with `"value": "False"`:
+  MicrosoftDocs/entra-docs, docs/identity/app-provisioning/
+  application-provisioning-config-problem-scim-compatibility.md); `json_booleans` sends JSON booleans;
 - the value written is Entra's expected raw value, except phone numbers, written in E.164 (what
   RingCentral holds); countries are written as Entra holds them (RingCentral answers with a name).
 
+Plans record these forms as `wire: "entra"` (plan schema_version 2). A plan.json written before them
+(schema_version 1, no `wire`) meant JSON booleans (unless its `boolean_strings`) and whole typed items
+(`add` of `phoneNumbers` with `[{"type": "mobile", …}]`, `remove` of `phoneNumbers[type eq "mobile"]`):
+such a plan is `wire: "legacy"` and is applied, and rolled back, as written.
+
 Every operation carries its inverse, built from the audited raw value (`remove` ↔ `add`), so any plan
-can be undone; a rollback plan is built from a journal the same way. The exact wire form of an
-operation on a typed item (`add` the whole item, or `remove` the whole item when nothing else is left
-in it) depends on the account as it stands: `patch_operations` decides it from a resource, for the
+can be undone; a rollback plan is built from a journal the same way, in the forms of the plan it undoes.
+Whether a change is an `add` or a `replace` (and, for legacy plans, whether a whole item is added or
+removed) depends on the account as it stands: `patch_operations` decides it from a resource, for the
 plan from the snapshot and at write time from the account re-read just before the PATCH.
 """
 
@@ -43,7 +52,11 @@ from .normalize import country_code, normaliser_for, phone, raw
 from .reconcile import AuditOptions, AuditResult, flag_parameter, reconcile
 from .snapshot import Snapshot
 
-PLAN_VERSION = 1
+PLAN_VERSION = 2  # 2: `wire` says which forms the plan writes; 1: before it (legacy forms)
+PLAN_VERSIONS = (1, 2)
+WIRE_ENTRA = "entra"  # the forms Entra's provisioning service sends RingCentral (DESIGN.md "Writes to RingCentral")
+WIRE_LEGACY = "legacy"  # plans written before: JSON booleans unless `boolean_strings`, whole typed items
+WIRES = (WIRE_ENTRA, WIRE_LEGACY)
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 ACTIVE = "active"
 LIFECYCLE_KINDS = ("should_be_inactive", "should_be_active", "orphan_in_target")
@@ -105,6 +118,18 @@ def wire_value(attribute: str, value: Any, boolean_strings: bool) -> Any:
     return value
 
 
+def sends_boolean_strings(wire: str, settings: dict[str, Any]) -> bool:
+    """`active` as "True"/"False" (Entra's form) unless `json_booleans`; legacy plans only with `boolean_strings`."""
+    if wire == WIRE_LEGACY:
+        return bool(settings.get("boolean_strings", False))
+    return not settings.get("json_booleans", False)
+
+
+def wire_settings(wire: str, strings: bool) -> dict[str, Any]:
+    """A plan's `settings` for its booleans, as each form records them (`json_booleans`; legacy `boolean_strings`)."""
+    return {"boolean_strings": strings} if wire == WIRE_LEGACY else {"json_booleans": not strings}
+
+
 # --- the wire form of one change, given the account as it stands ------------------------------------------
 def _prefix(schema: str) -> str:
     return "" if schema.lower() == CORE_USER.lower() else f"{schema}:"
@@ -129,27 +154,33 @@ def _pop(item: dict[str, Any], name: str) -> None:
         del item[key]
 
 
-def patch_operations(changes: Sequence[tuple[str, Any]], resource: dict[str, Any]) -> list[dict[str, Any]]:
+def patch_operations(changes: Sequence[tuple[str, Any]], resource: dict[str, Any],
+                     wire: str = WIRE_ENTRA) -> list[dict[str, Any]]:
     """The PatchOp operations that make `resource` hold each (attribute path, value), in order.
 
     `add` where the attribute holds nothing, `replace` where it holds something, `remove` for an empty
-    value. On a typed item (`phoneNumbers[type eq "mobile"].value`): when no item of that type exists the
-    whole item is added (a filtered path matching nothing is `noTarget`); removing the last thing an item
-    holds removes the item. Later changes see the effect of earlier ones (operations apply in order).
+    value, each on the attribute's own path: a typed value (`phoneNumbers[type eq "mobile"].value`) is
+    added, replaced or removed on that filtered path with a string, never as a whole item (the form
+    Entra sends and RingCentral accepts). `wire="legacy"` (plans written before) adds a missing typed
+    item whole and removes an item whose last value goes. Later changes see the effect of earlier ones
+    (operations apply in order).
     """
-    return shape_operations(changes, resource)[0]
+    return shape_operations(changes, resource, wire)[0]
 
 
-def shape_operations(changes: Sequence[tuple[str, Any]], resource: dict[str, Any],
+def shape_operations(changes: Sequence[tuple[str, Any]], resource: dict[str, Any], wire: str = WIRE_ENTRA,
                      ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """`patch_operations`, and the resource as it would stand after them."""
+    if wire not in WIRES:
+        raise ConfigError(f"plan wire {wire!r}: expected one of {', '.join(WIRES)}")
     doc = copy.deepcopy(resource)
     out: list[dict[str, Any]] = []
     for attribute, value in changes:
         t = parse_target(attribute)
         prefix = _prefix(t.schema)
         if t.filter_attribute and t.sub_attribute:
-            out.append(_typed_item_op(doc, t, prefix, value))
+            typed = _whole_item_op if wire == WIRE_LEGACY else _filtered_value_op
+            out.append(typed(doc, t, prefix, value))
             continue
         current = target_reader(attribute)(doc)
         container = _container(doc, t.schema, create=not is_empty(value))
@@ -177,12 +208,52 @@ def shape_operations(changes: Sequence[tuple[str, Any]], resource: dict[str, Any
     return out, doc
 
 
-def _typed_item_op(doc: dict[str, Any], t: Any, prefix: str, value: Any) -> dict[str, Any]:
-    name, selector, wanted, sub = t.attribute, t.filter_attribute, str(t.filter_value or ""), t.sub_attribute
-    container = _container(doc, t.schema, create=not is_empty(value))
-    items = _get(container, name) if container is not None else None
-    items = items if isinstance(items, list) else []
+def _typed_item(doc: dict[str, Any], t: Any, create: bool) -> tuple[list[Any], dict[str, Any] | None]:
+    """The list holding `t`'s typed items (attached to `doc` when `create`) and the item of `t`'s type, if any."""
+    name, selector, wanted = t.attribute, t.filter_attribute, str(t.filter_value or "")
+    container = _container(doc, t.schema, create=create)
+    held = _get(container, name) if container is not None else None
+    items = held if isinstance(held, list) else []
+    if create and container is not None and not isinstance(held, list):
+        _pop(container, name)
+        container[name] = items
     item = next((i for i in items if isinstance(i, dict) and str(_get(i, selector)).lower() == wanted.lower()), None)
+    return items, item
+
+
+def _is_idle(item: dict[str, Any]) -> bool:
+    """Whether an item holds nothing but its selector (`type`, `primary`): RingCentral drops such an item."""
+    return not any(k.lower() not in IDLE_KEYS and not is_empty(v) for k, v in item.items())
+
+
+def _filtered_value_op(doc: dict[str, Any], t: Any, prefix: str, value: Any) -> dict[str, Any]:
+    """A typed value on its own filtered path, as Entra sends it: `add` (no item of that type, or an empty one:
+    RingCentral creates it), `replace`, or `remove` of `…[type eq "mobile"].value` (never the whole item)."""
+    # Entra's own update form: `Replace` of `emails[type eq "work"].value` with a string (MicrosoftDocs/entra-docs,
+    # docs/identity/app-provisioning/application-provisioning-config-problem-scim-compatibility.md). That RingCentral
+    # creates the item on an `add` whose filter matches nothing is DESIGN.md's rule (scim2-server refuses it).
+    sub = t.sub_attribute
+    items, item = _typed_item(doc, t, create=not is_empty(value))
+    if is_empty(value):
+        if item is not None:
+            _pop(item, sub)
+            if _is_idle(item):
+                items.remove(item)
+        return {"op": "remove", "path": t.path}
+    if item is None:
+        item = {t.filter_attribute: str(t.filter_value or "")}
+        items.append(item)
+    held = _get(item, sub)
+    _pop(item, sub)
+    item[sub] = value
+    return {"op": "add" if is_empty(held) else "replace", "path": t.path, "value": value}
+
+
+def _whole_item_op(doc: dict[str, Any], t: Any, prefix: str, value: Any) -> dict[str, Any]:
+    """Legacy plans (written before the Entra forms): a missing typed item is added whole, and removing the last
+    value an item holds removes the item."""
+    name, selector, wanted, sub = t.attribute, t.filter_attribute, str(t.filter_value or ""), t.sub_attribute
+    items, item = _typed_item(doc, t, create=not is_empty(value))
     item_path = f'{prefix}{name}[{selector} eq "{wanted}"]'
     if is_empty(value):
         if item is None:
@@ -196,10 +267,6 @@ def _typed_item_op(doc: dict[str, Any], t: Any, prefix: str, value: Any) -> dict
         return {"op": "remove", "path": item_path}
     if item is None:
         new = {selector: wanted, sub: value}
-        assert container is not None
-        if not isinstance(_get(container, name), list):
-            _pop(container, name)
-            container[name] = items
         items.append(new)
         return {"op": "add", "path": f"{prefix}{name}", "value": [dict(new)]}
     held = _get(item, sub)
@@ -349,8 +416,15 @@ class Plan:
     rolls_back: str = ""  # rollback plans: the journal they undo
     scim_url: str = ""  # the audited RingCentral: its normalised SCIM base URL (empty: not recorded)
     rc_owner_id: str = ""  # and, under the JWT grant, the token's owner_id
+    wire: str = WIRE_ENTRA  # the forms it writes: `entra`, or `legacy` for a plan.json written before them
 
     # --- views ---------------------------------------------------------------------------------------
+    @property
+    def booleans_as_strings(self) -> bool:
+        """Whether `active` goes as the strings "True"/"False": Entra's form, the default of current plans (unless
+        `json_booleans`); a legacy plan meant JSON booleans unless it was made with `boolean_strings`."""
+        return sends_boolean_strings(self.wire, self.settings)
+
     @property
     def deactivations(self) -> int:
         return sum(1 for o in self.operations if o.deactivation)
@@ -424,10 +498,16 @@ class Plan:
             raise ConfigError(f"{path}: not a readable plan ({type(exc).__name__})") from None
         if not isinstance(data, dict):
             raise ConfigError(f"{path}: not a plan (a JSON object)")
-        if data.get("schema_version") != PLAN_VERSION:
-            raise ConfigError(f"{path}: plan schema_version {data.get('schema_version')!r} is not {PLAN_VERSION}")
+        version = data.get("schema_version")
+        if version not in PLAN_VERSIONS:
+            raise ConfigError(f"{path}: plan schema_version {version!r} is not one of "
+                              f"{', '.join(map(str, PLAN_VERSIONS))} (a plan of a newer rcaudit?)")
         names = set(cls.__dataclass_fields__)
         values = {k: v for k, v in data.items() if k in names}
+        # a plan written before the Entra forms carries no marker: it meant what it said then (legacy forms)
+        values["wire"] = WIRE_LEGACY if version == 1 else data.get("wire", WIRE_ENTRA)
+        if values["wire"] not in WIRES:
+            raise ConfigError(f"{path}: plan wire {values['wire']!r} is not one of {', '.join(WIRES)}")
         values["operations"] = [Operation.from_dict(o) for o in data.get("operations", [])]
         values["not_fixable"] = [NotFixable(**n) for n in data.get("not_fixable", [])]
         return cls(**values)
@@ -562,15 +642,21 @@ def _plan_id(kind: str, anchor: str, operations: Sequence[Operation], settings: 
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-def build_plan(run: RunAudit, filters: Filters | None = None, *, boolean_strings: bool = False,
-               now: dt.datetime | None = None) -> Plan:
-    """The fix-up plan for a re-audited run (see the module docstring for what is planned and how)."""
+def build_plan(run: RunAudit, filters: Filters | None = None, *, json_booleans: bool = False,
+               boolean_strings: bool = False, now: dt.datetime | None = None) -> Plan:
+    """The fix-up plan for a re-audited run (see the module docstring for what is planned and how).
+
+    `active` goes as Entra's strings "True"/"False" unless `json_booleans`; `boolean_strings` (the old switch
+    for those strings, now the default) is accepted and changes nothing."""
+    del boolean_strings  # kept so existing callers keep working: the strings are the default now
     filters = filters or Filters()
     snapshot, result = run.snapshot, run.result
     accounts = {str(a.get("id")): a for a in snapshot.scim_users}
     users = {str(u.get("id")): u for u in [*snapshot.users, *snapshot.deleted_users]}
     expected_rows = result.expected.drop_duplicates("entra_id").set_index("entra_id")
-    settings = {"boolean_strings": bool(boolean_strings)}
+    wire = WIRE_ENTRA
+    settings = wire_settings(wire, strings=not json_booleans)
+    strings = sends_boolean_strings(wire, settings)
     changes: dict[str, list[tuple[dict[str, Any], str, Any, Any, str]]] = {}
     not_fixable: list[NotFixable] = []
     excluded = 0
@@ -622,14 +708,14 @@ def build_plan(run: RunAudit, filters: Filters | None = None, *, boolean_strings
     operations: list[Operation] = []
     for scim_id, planned in changes.items():
         account = accounts[scim_id]
-        wire = patch_operations([(a, wire_value(a, e, boolean_strings)) for _, a, _, e, _ in planned], account)
-        for (row, attribute, audited, expected, note), operation in zip(planned, wire, strict=True):
+        shaped = patch_operations([(a, wire_value(a, e, strings)) for _, a, _, e, _ in planned], account, wire)
+        for (row, attribute, audited, expected, note), operation in zip(planned, shaped, strict=True):
             value = operation.get("value")
             operations.append(Operation(
                 op_id=op_id_of(scim_id, operation["path"], operation["op"], value), scim_id=scim_id,
                 entra_id=row["entra_id"], user_name=row["user_name"], kind=row["kind"], severity=row["severity"],
                 attribute=attribute, op=operation["op"], path=operation["path"], value=value, audited=audited,
-                expected=expected, inverse=inverse_of(attribute, operation["op"], audited, boolean_strings),
+                expected=expected, inverse=inverse_of(attribute, operation["op"], audited, strings),
                 deactivation=attribute == ACTIVE and expected is False, note=note,
                 target_user_name=str(account.get("userName") or "")))
     notes = list(run.notes)
@@ -637,8 +723,9 @@ def build_plan(run: RunAudit, filters: Filters | None = None, *, boolean_strings
         notes.append("phone numbers are written in E.164 (what RingCentral holds), not as typed in Entra")
     if any(o.note.startswith("written as Entra") for o in operations):
         notes.append("countries are written as Entra holds them; RingCentral stores and answers the country's name")
-    if boolean_strings:
-        notes.append("active is sent as Entra's string form (True/False), not as a JSON boolean")
+    if any(o.attribute == ACTIVE for o in operations):
+        notes.append("active is sent as Entra sends it, the strings \"True\"/\"False\"" if strings else
+                     "active is sent as JSON booleans (--json-booleans), not as Entra's strings \"True\"/\"False\"")
     folder = run.folder
     return Plan(
         plan_id=_plan_id("fix", folder.name, operations, settings), kind="fix",
@@ -649,7 +736,7 @@ def build_plan(run: RunAudit, filters: Filters | None = None, *, boolean_strings
         operations=operations, not_fixable=not_fixable, filters=filters.to_dict(), settings=settings,
         audit_options={k: run.option_values.get(k) for k in AUDIT_NOTEBOOK_DEFAULTS}, notes=notes, excluded=excluded,
         scim_url=str(snapshot.rc_identity.get("scim_url") or ""),
-        rc_owner_id=str(snapshot.rc_identity.get("owner_id") or ""))
+        rc_owner_id=str(snapshot.rc_identity.get("owner_id") or ""), wire=wire)
 
 
 def _is_true(value: Any) -> bool:
@@ -667,10 +754,11 @@ def _expected_value(expected_rows: pd.DataFrame, row: dict[str, Any], attribute:
     return value
 
 
-def plan_for_run(folder: str | Path, filters: Filters | None = None, *, boolean_strings: bool = False,
-                 now: dt.datetime | None = None) -> Plan:
+def plan_for_run(folder: str | Path, filters: Filters | None = None, *, json_booleans: bool = False,
+                 boolean_strings: bool = False, now: dt.datetime | None = None) -> Plan:
     """`load_run` + `build_plan`: the plan for an audit run folder."""
-    return build_plan(load_run(folder), filters, boolean_strings=boolean_strings, now=now)
+    return build_plan(load_run(folder), filters, json_booleans=json_booleans, boolean_strings=boolean_strings,
+                      now=now)
 
 
 # --- journals and rollback plans ---------------------------------------------------------------------------
@@ -844,7 +932,9 @@ def pending_intents(files: Sequence[JournalFile], plan_id: str) -> dict[str, dic
 def plan_rollback(journal: str | Path, *, boolean_strings: bool | None = None,
                   now: dt.datetime | None = None) -> Plan:
     """The plan that undoes every `applied` operation of a journal, newest first: each attribute goes back to
-    the value re-read just before it was written (`before`); the rollback's audited value is `after`.
+    the value re-read just before it was written (`before`); the rollback's audited value is `after`. It writes in
+    the forms of the plan it undoes (its plan.json's `wire` and booleans; without one, what the journal's lines
+    show), so a legacy plan is rolled back as it was written; `boolean_strings` overrides the booleans.
 
     An `intent` without an outcome (the apply died while that request was in flight) is undone too, unless a
     later run settled it otherwise: whether it went through is decided when the rollback re-reads the account
@@ -864,8 +954,9 @@ def plan_rollback(journal: str | Path, *, boolean_strings: bool | None = None,
     except (ValueError, TypeError, KeyError, AttributeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{original_file}: not a readable plan ({type(exc).__name__}): the journal's plan is "
                           "needed to roll it back under the same guards") from None
+    wire, strings = (original.wire, original.booleans_as_strings) if original else _journal_forms(lines)
     if boolean_strings is None:
-        boolean_strings = bool((original.settings if original else {}).get("boolean_strings", False))
+        boolean_strings = strings
     run_folder = run_folder_of_journal(journal)
     latest: dict[str, dict[str, Any]] = {}
     for line in lines:
@@ -903,7 +994,7 @@ def plan_rollback(journal: str | Path, *, boolean_strings: bool | None = None,
                 note=note, reverts=str(line["op_id"]), in_flight=in_flight,
                 target_user_name=str(line.get("target_user_name") or "")))
     times = [str(line.get("time")) for line in applied if line.get("time")]
-    settings = {"boolean_strings": bool(boolean_strings)}
+    settings = wire_settings(wire, bool(boolean_strings))
     active = original.target_active_accounts if original else None
     identity = _journal_identity(lines, original)
     if uncertain:
@@ -915,9 +1006,21 @@ def plan_rollback(journal: str | Path, *, boolean_strings: bool | None = None,
         tenant_id=original.tenant_id if original else "", source=original.source if original else "",
         audited_at=min(times) if times else _stamp(now or dt.datetime.now(dt.UTC)),
         target_active_accounts=active, operations=operations, settings=settings, rolls_back=str(journal),
-        scim_url=identity[0], rc_owner_id=identity[1],
+        scim_url=identity[0], rc_owner_id=identity[1], wire=wire,
         notes=[f"rolls back {len(operations)} applied operation(s) of {journal}", *notes]
         + ([] if original else ["the journal has no plan.json beside it: tenant and active-account counts unknown"]))
+
+
+def _journal_forms(lines: Sequence[dict[str, Any]]) -> tuple[str, bool]:
+    """The wire and booleans of a journal without its plan.json: its lines' `wire` (lines written before the marker
+    came from legacy plans), and whether `active` was sent as a string."""
+    wire = next((str(line["wire"]) for line in lines if line.get("wire") in WIRES), WIRE_LEGACY)
+    sent = [line.get("value") for line in lines if line.get("attribute") == ACTIVE and line.get("status") == "applied"]
+    if any(isinstance(value, bool) for value in sent):
+        return wire, False
+    if any(isinstance(value, str) for value in sent):
+        return wire, True
+    return wire, sends_boolean_strings(wire, {})
 
 
 def _unsettled_intents(journal: Path, lines: list[dict[str, Any]], run_folder: Path,

@@ -149,3 +149,68 @@ def run_rcaudit(env: dict[str, str], *args: str) -> Any:
 
     return subprocess.run(rcaudit_command(*args), env=env, capture_output=True, text=True, timeout=300,
                           check=False, cwd=str(PROJECT))
+
+
+def legacy_plan_json(plan: Any, folder: Path) -> dict[str, Any]:
+    """`plan` as rcaudit wrote plan.json before the Entra forms (schema_version 1, no `wire`, settings
+    `boolean_strings: false`): `active` as JSON booleans, a missing typed item added whole, the last value of an
+    item removed with the item; op_ids, inverses, requests and plan_id as that version computed them."""
+    import dataclasses
+
+    from rcaudit.plan import WIRE_LEGACY, _plan_id, inverse_of, load_run, op_id_of, patch_operations, wire_value
+
+    accounts = {str(a["id"]): a for a in load_run(folder).snapshot.scim_users}
+    operations = []
+    for scim_id, group in plan.by_account().items():
+        shaped = patch_operations([(o.attribute, wire_value(o.attribute, o.expected, False)) for o in group],
+                                  accounts[scim_id], WIRE_LEGACY)
+        for o, wire in zip(group, shaped, strict=True):
+            value = wire.get("value")
+            operations.append(dataclasses.replace(
+                o, op=wire["op"], path=wire["path"], value=value,
+                op_id=op_id_of(scim_id, wire["path"], wire["op"], value),
+                inverse=inverse_of(o.attribute, wire["op"], o.audited, False)))
+    settings = {"boolean_strings": False}
+    old = dataclasses.replace(plan, operations=operations, settings=settings, wire=WIRE_LEGACY,
+                              plan_id=_plan_id("fix", Path(plan.run_folder).name, operations, settings),
+                              notes=[n for n in plan.notes if not n.startswith("active is sent")])
+    data = old.to_dict()
+    data.pop("wire")
+    data["schema_version"] = 1
+    return data
+
+
+class PatchBodies:
+    """The PatchOp bodies the sandbox's RingCentral received over HTTPS, as it parsed them, by account userName."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, list[dict[str, Any]]]] = []
+
+    def record(self, user: dict[str, Any], body: Any) -> None:
+        self.seen.append((str(user.get("userName", "")), copy.deepcopy(list(body.get("Operations") or []))))
+
+    def of(self, local_part: str) -> list[list[dict[str, Any]]]:
+        """Every body sent to that account, oldest first."""
+        return [ops for name, ops in self.seen if name.startswith(local_part + "@")]
+
+    def operations(self) -> list[dict[str, Any]]:
+        return [op for _, ops in self.seen for op in ops]
+
+    def clear(self) -> None:
+        self.seen.clear()
+
+
+def record_patch_bodies(monkeypatch: Any) -> PatchBodies:
+    """Record every PatchOp the sandbox's SCIM service applies (it parses the HTTPS request body, then calls
+    `apply_patch`): what RingCentral would have received on the wire."""
+    from rcaudit.sandbox import scim_api
+
+    bodies = PatchBodies()
+    real = scim_api.apply_patch
+
+    def recording(user: dict[str, Any], body: Any, profile: str) -> dict[str, Any]:
+        bodies.record(user, body)
+        return real(user, body, profile)
+
+    monkeypatch.setattr(scim_api, "apply_patch", recording)
+    return bodies

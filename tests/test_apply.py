@@ -19,7 +19,17 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
 import requests
-from fixups import FAST, PLANTED_ACCOUNTS, PLANTED_OPS, by_name, comparable, fetch, fixup_tenant, write_run
+from fixups import (
+    FAST,
+    PLANTED_ACCOUNTS,
+    PLANTED_OPS,
+    by_name,
+    comparable,
+    fetch,
+    fixup_tenant,
+    legacy_plan_json,
+    write_run,
+)
 from snapshots import NOW, snapshot_from_tenant
 
 from rcaudit import apply as applying
@@ -483,31 +493,49 @@ def scim2(tmp_path: Path) -> Iterator[tuple[Settings, Path, Any]]:
     server.server_close()
 
 
-def test_scim2_server_applies_the_standard_patchops_and_rolls_them_back(scim2: tuple[Settings, Path, Any]) -> None:
+# --- scim2-server ----------------------------------------------------------------------------------------
+MOBILE = 'phoneNumbers[type eq "mobile"].value'
+NO_TARGET = {"bob.berg " + MOBILE, *(f'erin.evans addresses[type eq "work"].{part}' for part in
+                                     ("country", "locality", "postalCode", "region", "streetAddress"))}
+
+
+def test_scim2_server_refuses_an_add_on_a_filter_that_matches_nothing(scim2: tuple[Settings, Path, Any]) -> None:
+    """scim2-server answers `add` on `phoneNumbers[type eq "mobile"].value` of an account without a mobile item
+    (and the same on `addresses[type eq "work"].…` without a work address) with 400 noTarget; RingCentral accepts
+    that form (Entra's connector sends it), so on scim2-server those operations fail, each alone, and the rest
+    apply, re-audit as fixed and roll back. The legacy whole-item form is what scim2-server takes for them."""
     settings, folder, (read_all, audit_now, seen) = scim2
     client = scim_client(settings, FAST)
     before_accounts = comparable(read_all())
     before = load_run(folder).result.findings
     plan = plan_for_run(folder, ALL)
-    assert len(plan.operations) == PLANTED_OPS
     later = NOW + dt.timedelta(hours=1)
     seen.clear()
     result = apply_plan(plan, client, apply=True, guards=OPEN, settings=settings, now=later)
-    assert result.counts["applied"] == PLANTED_OPS and {line["http_status"] for line in result.lines} == {204}
-    assert Counter(method for method, _ in seen) == {"GET": PLANTED_ACCOUNTS, "PATCH": PLANTED_ACCOUNTS}
-    untouched = set(before_accounts) - set(plan.accounts)
-    assert {k: v for k, v in comparable(read_all()).items() if k in untouched} == \
-        {k: v for k, v in before_accounts.items() if k in untouched}
+    outcome = statuses(result)
+    assert {k for k, v in outcome.items() if v == "failed"} == NO_TARGET
+    assert result.counts["applied"] == PLANTED_OPS - len(NO_TARGET)
+    failed = [line for line in result.lines if line["status"] == "failed"]
+    assert all(line["http_status"] == 400 and "noTarget" in line["error"] for line in failed)
+    assert Counter(method for method, _ in seen)["PATCH"] == PLANTED_ACCOUNTS + 5, "erin's five, each alone"
+    assert {line["http_status"] for line in result.lines if line["status"] == "applied"} == {204}
     after = audit_now().findings
-    remaining = set(finding_key(before)) - set(finding_key(after))
-    assert len(remaining) == PLANTED_OPS and set(finding_key(after)) <= set(finding_key(before))
-    assert set(finding_key(after)) == {k for k in finding_key(before) if k.split("|")[0] in
-                                       ("missing_in_target", "ambiguous_match")}
-    bob = by_name(read_all(), "bob.berg")
-    assert {"type": "mobile", "value": "+46701234567"} in bob["phoneNumbers"]
+    gone = set(finding_key(before)) - set(finding_key(after))
+    assert len(gone) == PLANTED_OPS - len(NO_TARGET) and set(finding_key(after)) <= set(finding_key(before))
+    assert by_name(read_all(), "frank.fox")["active"] is False  # "False" read as a boolean
     undone = apply_plan(plan_rollback(result.journal), client, apply=True, guards=OPEN, settings=settings, now=later)
-    assert undone.counts["applied"] == PLANTED_OPS
-    assert comparable(read_all()) == before_accounts
+    assert undone.counts["applied"] == PLANTED_OPS - len(NO_TARGET)
+    restored = comparable(read_all())
+    carol = by_name(read_all(), "carol.clark")["id"]
+    assert {k: v for k, v in restored.items() if k != carol} == {k: v for k, v in before_accounts.items() if k != carol}
+    assert {"type": "mobile", "value": "+14155550100"} in [
+        {k: p[k] for k in ("type", "value") if k in p} for p in restored[carol]["phoneNumbers"]]
+
+    old_file = folder / "old-plan.json"
+    only = Filters.parse(users="bob.berg@contoso.example,erin.evans@contoso.example")
+    old_file.write_text(json.dumps(legacy_plan_json(plan_for_run(folder, only), folder)), encoding="utf-8")
+    old = apply_plan(Plan.load(old_file), client, apply=True, guards=OPEN, settings=settings, now=later)
+    assert old.counts["applied"] == len(NO_TARGET), "the whole-item form is what scim2-server takes there"
 
 
 def test_scim2_server_dry_run_and_stale_skip(scim2: tuple[Settings, Path, Any]) -> None:
@@ -518,7 +546,7 @@ def test_scim2_server_dry_run_and_stale_skip(scim2: tuple[Settings, Path, Any]) 
     assert {line["status"] for line in dry.lines} == {"dry_run"}
     assert {method for method, _ in seen} == {"GET"}, "a dry run sends no write"
     bob = next(line for line in dry.lines if line["user_name"].startswith("bob."))
-    assert bob["sent"] == {"op": "add", "path": "phoneNumbers", "value": [{"type": "mobile", "value": "+46701234567"}]}
+    assert bob["sent"] == {"op": "add", "path": 'phoneNumbers[type eq "mobile"].value', "value": "+46701234567"}
     alice_id = by_name(read_all(), "alice.adams")["id"]
     requests.patch(f"{settings.scim_url}/Users/{alice_id}", headers={"Authorization": "Bearer tok"},
                    verify=settings.ca_bundle,

@@ -19,6 +19,8 @@ from rcaudit.findings import COLUMNS
 from rcaudit.masking import mask_findings
 from rcaudit.plan import (
     PATCH_OP,
+    WIRE_ENTRA,
+    WIRE_LEGACY,
     Filters,
     Plan,
     RunAudit,
@@ -62,21 +64,23 @@ def test_plan_is_pure_it_never_imports_requests() -> None:
 
 
 def test_one_operation_per_fixable_finding_on_designs_paths(plan: Plan) -> None:
+    """The forms Entra's provisioning service sends RingCentral (DESIGN.md "Writes to RingCentral")."""
     assert ops_of(plan) == {
-        ("olga.orphan", "active"): ("replace", "active", False),
-        ("frank.fox", "active"): ("replace", "active", False),
-        ("gina.gold", "active"): ("replace", "active", True),
+        # Entra's strings, not JSON booleans
+        ("olga.orphan", "active"): ("replace", "active", "False"),
+        ("frank.fox", "active"): ("replace", "active", "False"),
+        ("gina.gold", "active"): ("replace", "active", "True"),
         ("alice.adams", "title"): ("replace", "title", "Engineer"),
-        # a typed value RingCentral lacks is added whole (a filter matching nothing is noTarget), in E.164
-        ("bob.berg", MOBILE): ("add", "phoneNumbers", [{"type": "mobile", "value": "+46701234567"}]),
-        # cleared in Entra: removed (the last value of the mobile item: the item goes)
-        ("carol.clark", MOBILE): ("remove", 'phoneNumbers[type eq "mobile"]', None),
+        # a typed value RingCentral lacks: add on its filtered path with a string (never a whole item), in E.164
+        ("bob.berg", MOBILE): ("add", MOBILE, "+46701234567"),
+        # cleared in Entra: remove of that attribute's own path (never the whole item)
+        ("carol.clark", MOBILE): ("remove", MOBILE, None),
         ("carol.clark", "title"): ("remove", "title", None),
         # the work address exists, its region does not: add on the filtered path
         ("dave.dunn", addr("region")): ("add", addr("region"), "CA"),
         ("dave.dunn", DEPARTMENT): ("replace", DEPARTMENT, "Engineering"),
-        # no address at all: the first part adds the item, the others fill it
-        ("erin.evans", addr("country")): ("add", "addresses", [{"type": "work", "country": "US"}]),
+        # no address at all: every part is an add on its own filtered path
+        ("erin.evans", addr("country")): ("add", addr("country"), "US"),
         ("erin.evans", addr("locality")): ("add", addr("locality"), "San Francisco"),
         ("erin.evans", addr("postalCode")): ("add", addr("postalCode"), "94105"),
         ("erin.evans", addr("region")): ("add", addr("region"), "CA"),
@@ -85,6 +89,11 @@ def test_one_operation_per_fixable_finding_on_designs_paths(plan: Plan) -> None:
     }
     assert len(plan.operations) == PLANTED_OPS and plan.deactivations == 2
     assert plan.target_active_accounts == 50
+    assert plan.wire == WIRE_ENTRA and plan.settings == {"json_booleans": False}
+    for o in plan.operations:  # every value a string on the attribute's own path; never a whole item or array
+        assert o.path == o.attribute and (o.value is None) == (o.op == "remove")
+        assert o.value is None or isinstance(o.value, str)
+    assert any('the strings "True"/"False"' in n for n in plan.notes)
     assert any("E.164" in n for n in plan.notes) and any("countries are written as Entra" in n for n in plan.notes)
 
 
@@ -105,7 +114,7 @@ def test_every_operation_carries_its_inverse_from_the_audited_value(plan: Plan) 
     assert inverse[("alice.adams", "title")] == {"op": "replace", "path": "title", "value": "Old Title"}
     assert inverse[("bob.berg", MOBILE)] == {"op": "remove", "path": MOBILE}  # add ↔ remove
     assert inverse[("carol.clark", MOBILE)] == {"op": "add", "path": MOBILE, "value": "+14155550100"}  # remove ↔ add
-    assert inverse[("frank.fox", "active")] == {"op": "replace", "path": "active", "value": True}
+    assert inverse[("frank.fox", "active")] == {"op": "replace", "path": "active", "value": "True"}
     assert inverse[("ivan.ives", addr("country"))] == {"op": "replace", "path": addr("country"), "value": "Germany"}
     for o in plan.operations:
         assert o.inverse["op"] in ("add", "replace", "remove") and o.inverse["path"] == o.attribute
@@ -167,10 +176,17 @@ def test_bad_filters_are_refused_naming_what_is_allowed() -> None:
         Filters.parse(severity="urgent")
 
 
-def test_booleans_are_json_booleans_unless_entras_string_form_is_asked(run: Path) -> None:
-    plan = plan_for_run(run, Filters.parse(kinds="should_be_inactive"), boolean_strings=True, now=NOW)
-    assert [(o.op, o.value) for o in plan.operations] == [("replace", "False")]
-    assert plan.operations[0].inverse["value"] == "True"
+def test_active_is_entras_string_unless_json_booleans_are_asked(run: Path) -> None:
+    only = Filters.parse(kinds="should_be_inactive")
+    default = plan_for_run(run, only, now=NOW)
+    assert [(o.op, o.value, o.expected) for o in default.operations] == [("replace", "False", False)]
+    assert default.operations[0].inverse["value"] == "True" and default.booleans_as_strings
+    json_plan = plan_for_run(run, only, json_booleans=True, now=NOW)
+    assert [(o.op, o.value) for o in json_plan.operations] == [("replace", False)]
+    assert json_plan.operations[0].inverse["value"] is True and not json_plan.booleans_as_strings
+    assert json_plan.settings == {"json_booleans": True} and any("--json-booleans" in n for n in json_plan.notes)
+    old_switch = plan_for_run(run, only, boolean_strings=True, now=NOW)  # the old switch: accepted, changes nothing
+    assert old_switch.to_dict() == default.to_dict()
 
 
 def test_ids_are_hashes_and_stable(run: Path, plan: Plan) -> None:
@@ -243,30 +259,61 @@ def test_plan_json_round_trips(plan: Plan, tmp_path: Path) -> None:
     path = plan.save(tmp_path / "plan.json")
     data = json.loads(path.read_text())
     assert data["plan_id"] == plan.plan_id and data["requests"] == plan.requests()
+    assert (data["schema_version"], data["wire"]) == (2, "entra")
     assert {"op_id", "scim_id", "path", "op", "value", "audited", "inverse"} <= set(data["operations"][0])
     assert Plan.load(path) == plan
+
+
+def test_a_plan_json_from_before_the_entra_forms_loads_as_legacy(plan: Plan, tmp_path: Path) -> None:
+    """schema_version 1 and no `wire`: it meant JSON booleans (unless boolean_strings) and whole typed items."""
+    data = plan.to_dict()
+    data.pop("wire")
+    data.update(schema_version=1, settings={"boolean_strings": False})
+    (tmp_path / "old.json").write_text(json.dumps(data))
+    old = Plan.load(tmp_path / "old.json")
+    assert old.wire == WIRE_LEGACY and not old.booleans_as_strings
+    data["settings"] = {"boolean_strings": True}
+    (tmp_path / "old.json").write_text(json.dumps(data))
+    assert Plan.load(tmp_path / "old.json").booleans_as_strings
+    again = Plan.load(old.save(tmp_path / "again.json"))  # re-saved (each apply does): still legacy
+    assert again.wire == WIRE_LEGACY and json.loads((tmp_path / "again.json").read_text())["wire"] == "legacy"
+    for version, wire in ((3, "entra"), (2, "whole-items")):
+        (tmp_path / "bad.json").write_text(json.dumps({**data, "schema_version": version, "wire": wire}))
+        with pytest.raises(ConfigError, match=r"bad\.json"):
+            Plan.load(tmp_path / "bad.json")
 
 
 # --- the wire form ------------------------------------------------------------------------------------
 PHONE_ITEM = {"type": "mobile", "value": "+14155550100", "primary": False}
 
 
+EMAIL = 'emails[type eq "work"].value'
+
+
 @pytest.mark.parametrize(("resource", "changes", "expected"), [
+    # no mobile item: add on the filtered path with a string (Entra's form), never the whole item
     ({"phoneNumbers": [{"type": "work", "value": "+1650"}]}, [(MOBILE, "+46701234567")],
-     [{"op": "add", "path": "phoneNumbers", "value": [{"type": "mobile", "value": "+46701234567"}]}]),
+     [{"op": "add", "path": MOBILE, "value": "+46701234567"}]),
     ({"phoneNumbers": [PHONE_ITEM]}, [(MOBILE, "+46701234567")],
      [{"op": "replace", "path": MOBILE, "value": "+46701234567"}]),
     ({"phoneNumbers": [{"type": "mobile"}]}, [(MOBILE, "+4670")],  # an empty item left by some servers
      [{"op": "add", "path": MOBILE, "value": "+4670"}]),
-    ({"phoneNumbers": [PHONE_ITEM]}, [(MOBILE, None)], [{"op": "remove", "path": 'phoneNumbers[type eq "mobile"]'}]),
+    # cleared: remove of the attribute's own path, even when it is the last value of its item
+    ({"phoneNumbers": [PHONE_ITEM]}, [(MOBILE, None)], [{"op": "remove", "path": MOBILE}]),
     ({"addresses": [{"type": "work", "region": "CA", "locality": "SF"}]}, [(addr("region"), "")],
      [{"op": "remove", "path": addr("region")}]),
     ({"addresses": [{"type": "work", "region": "CA", "locality": "SF"}]}, [(addr("region"), ""),
                                                                          (addr("locality"), None)],
-     [{"op": "remove", "path": addr("region")}, {"op": "remove", "path": 'addresses[type eq "work"]'}]),
+     [{"op": "remove", "path": addr("region")}, {"op": "remove", "path": addr("locality")}]),
+    # no address at all: each part an add on its own path; later ones see the item the first created
     ({}, [(addr("locality"), "Oslo"), (addr("country"), "NO")],
-     [{"op": "add", "path": "addresses", "value": [{"type": "work", "locality": "Oslo"}]},
-      {"op": "add", "path": addr("country"), "value": "NO"}]),
+     [{"op": "add", "path": addr("locality"), "value": "Oslo"}, {"op": "add", "path": addr("country"), "value": "NO"}]),
+    ({"addresses": [{"type": "work", "locality": "SF"}]}, [(addr("locality"), None), (addr("locality"), "Oslo")],
+     [{"op": "remove", "path": addr("locality")}, {"op": "add", "path": addr("locality"), "value": "Oslo"}]),
+    ({"emails": [{"type": "work", "value": "a@x", "primary": True}]}, [(EMAIL, "b@x")],
+     [{"op": "replace", "path": EMAIL, "value": "b@x"}]),
+    ({}, [(EMAIL, "b@x")], [{"op": "add", "path": EMAIL, "value": "b@x"}]),
+    ({"emails": [{"type": "work", "value": "a@x"}]}, [(EMAIL, None)], [{"op": "remove", "path": EMAIL}]),
     ({"title": "x"}, [("title", "y"), ("name.givenName", "Ann")],
      [{"op": "replace", "path": "title", "value": "y"}, {"op": "add", "path": "name.givenName", "value": "Ann"}]),
     ({DEPARTMENT.rsplit(":", 1)[0]: {"department": "R&D"}}, [(DEPARTMENT, None)],
@@ -277,6 +324,25 @@ def test_patch_operations_follow_the_account_as_it_stands(resource: dict[str, An
     before = json.dumps(resource, sort_keys=True)
     assert patch_operations(changes, resource) == expected
     assert json.dumps(resource, sort_keys=True) == before, "the resource itself is never changed"
+
+
+@pytest.mark.parametrize(("resource", "changes", "expected"), [
+    ({"phoneNumbers": [{"type": "work", "value": "+1650"}]}, [(MOBILE, "+46701234567")],
+     [{"op": "add", "path": "phoneNumbers", "value": [{"type": "mobile", "value": "+46701234567"}]}]),
+    ({"phoneNumbers": [PHONE_ITEM]}, [(MOBILE, "+46701234567")],
+     [{"op": "replace", "path": MOBILE, "value": "+46701234567"}]),
+    ({"phoneNumbers": [PHONE_ITEM]}, [(MOBILE, None)], [{"op": "remove", "path": 'phoneNumbers[type eq "mobile"]'}]),
+    ({"addresses": [{"type": "work", "region": "CA", "locality": "SF"}]}, [(addr("region"), ""),
+                                                                         (addr("locality"), None)],
+     [{"op": "remove", "path": addr("region")}, {"op": "remove", "path": 'addresses[type eq "work"]'}]),
+    ({}, [(addr("locality"), "Oslo"), (addr("country"), "NO")],
+     [{"op": "add", "path": "addresses", "value": [{"type": "work", "locality": "Oslo"}]},
+      {"op": "add", "path": addr("country"), "value": "NO"}]),
+])
+def test_legacy_plans_keep_their_whole_item_forms(resource: dict[str, Any], changes: list[tuple[str, Any]],
+                                                  expected: list[dict[str, Any]]) -> None:
+    """What a plan.json written before the Entra forms meant: applied as written."""
+    assert patch_operations(changes, resource, WIRE_LEGACY) == expected
 
 
 # --- journals and rollback plans ------------------------------------------------------------------------
@@ -332,3 +398,18 @@ def test_the_audit_notebooks_parameters_cell_is_read(tmp_path: Path) -> None:
     assert "audit.ipynb" in origin
     assert isinstance(values["scope_mode"], str) and isinstance(values["grace_minutes"], int | float)
     assert {"waiver_file", "mapping_file"} <= set(values)
+
+
+def test_a_rollback_follows_the_forms_of_the_plan_it_undoes(tmp_path: Path) -> None:
+    """Without a plan.json: lines that say `wire: entra` and sent "False" are undone with "True"; lines from before
+    the marker came from a legacy plan (JSON booleans), see the test above."""
+    journal = tmp_path / "run" / "fixes" / "f1" / "journal.jsonl"
+    journal.parent.mkdir(parents=True)
+    lines = [{**_line("c", "2", "active", True, False, kind="should_be_inactive"), "value": "False", "wire": "entra"},
+             {**_line("b", "1", MOBILE, None, "+4670"), "op": "add", "wire": "entra"}]
+    journal.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    plan = plan_rollback(journal, now=NOW)
+    assert plan.wire == WIRE_ENTRA and plan.booleans_as_strings
+    assert [(o.attribute, o.op, o.path, o.value) for o in plan.operations] == [
+        (MOBILE, "remove", MOBILE, None), ("active", "replace", "active", "True")]
+    assert plan.operations[1].expected is True and plan.deactivations == 0

@@ -167,6 +167,23 @@ def test_add_to_a_missing_filtered_item_creates_it_and_replace_does_not() -> Non
     assert err.scim_type == "noTarget"
 
 
+def test_the_forms_a_fix_plan_sends_in_one_request() -> None:
+    """rcaudit's fix-ups send what Entra sends: each typed value an add on its own filtered path (the first creates
+    the item, the next ones fill it), a cleared value removed on its own path, active as a string."""
+    user = _user()
+    del user["addresses"]
+    user["phoneNumbers"] = [p for p in user["phoneNumbers"] if p["type"] != "mobile"]
+    out = _patch(user, *[{"op": "add", "path": f'addresses[type eq "work"].{part}', "value": value}
+                         for part, value in (("country", "US"), ("locality", "San Francisco"), ("region", "CA"))],
+                 {"op": "add", "path": 'phoneNumbers[type eq "mobile"].value', "value": "+46701234567"},
+                 {"op": "remove", "path": "title"}, {"op": "replace", "path": "active", "value": "False"})
+    assert out["addresses"] == [{"type": "work", "country": "US", "locality": "San Francisco", "region": "CA"}]
+    assert _phones(out)["mobile"] == "+46701234567" and out["active"] is False and "title" not in out
+    back = _patch(out, {"op": "remove", "path": 'phoneNumbers[type eq "mobile"].value'},
+                  {"op": "replace", "path": "active", "value": "True"})
+    assert "mobile" not in _phones(back) and back["active"] is True
+
+
 def test_remove_of_something_absent_is_a_no_op() -> None:
     user = _user()
     del user[ENTERPRISE]
