@@ -51,10 +51,20 @@ from urllib.parse import urlsplit
 import pandas as pd
 
 from .config import Settings
-from .errors import ApplyError, AuthError, ConfigError, FetchError, PermissionDenied, PlanRejected, RateLimited
+from .errors import (
+    ApplyError,
+    AuthError,
+    ConfigError,
+    ExitCode,
+    FetchError,
+    PermissionDenied,
+    PlanRejected,
+    RateLimited,
+)
 from .findings import finding_key
 from .http import RetryPolicy, make_session
 from .mapping import target_reader
+from .normalize import is_empty, scim_true
 from .plan import (
     LIFECYCLE_KINDS,
     Operation,
@@ -62,7 +72,6 @@ from .plan import (
     RunAudit,
     applied_op_ids,
     fixes_folder,
-    is_empty,
     load_journal,
     pending_intents,
     run_journals,
@@ -82,7 +91,7 @@ JOURNAL_FIELDS = ("time", "fix_id", "plan_id", "op_id", "scim_id", "entra_id", "
 STATUSES = ("applied", "skipped_stale", "failed", "dry_run")  # outcomes (the counts); `intent` precedes a request
 INTENT = "intent"
 WINDOW_HOURS = 24.0  # the deactivation share counts what was applied to the same RingCentral this long ago
-EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_ERROR = ExitCode.OK, ExitCode.FINDINGS, ExitCode.ERROR
 
 
 @dataclass(frozen=True)
@@ -146,15 +155,11 @@ def target_problems(plan: Plan, target: dict[str, str], *, static_token: bool) -
 
 def _is_deactivation(line: dict[str, Any]) -> bool:
     expected = line.get("expected")
-    return line.get("attribute") == "active" and not is_empty(expected) and not _truthy(expected)
+    return line.get("attribute") == "active" and not is_empty(expected) and not scim_true(expected)
 
 
 def _is_activation(line: dict[str, Any]) -> bool:
-    return line.get("attribute") == "active" and _truthy(line.get("expected"))
-
-
-def _truthy(value: Any) -> bool:
-    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
+    return line.get("attribute") == "active" and scim_true(line.get("expected"))
 
 
 def journals_for_window(run_folder: str | Path, outputs: Path | None) -> list[Path]:
@@ -202,7 +207,7 @@ def window_problem(plan: Plan, pending: list[Operation], earlier: set[str], guar
     minus those this plan activates, plus this plan's deactivations, against the audited active accounts."""
     active = plan.target_active_accounts
     mine = {o.scim_id for o in pending if o.deactivation}
-    activated = {o.scim_id for o in pending if o.attribute == "active" and _truthy(o.expected)}
+    activated = {o.scim_id for o in pending if o.attribute == "active" and scim_true(o.expected)}
     before = earlier - activated - mine
     total = len(before) + len(mine)
     if not mine or active is None or total <= guards.max_deactivate_share * active:

@@ -19,12 +19,13 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from .cli import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK
 from .config import PROJECT_ROOT, Settings
-from .errors import ConfigError
+from .errors import ConfigError, ExitCode, NotebookError
 from .report import export_html, strip_saved_notebook
 from .runs import create_run_folder
 from .workbook import FAIL_ON
+
+EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = ExitCode.OK, ExitCode.FINDINGS, ExitCode.ERROR
 
 AUDIT_NOTEBOOK = PROJECT_ROOT / "notebooks" / "audit.ipynb"
 
@@ -183,9 +184,9 @@ def _log_cells_to_stderr() -> None:
 
 
 def run_notebook(parameters: dict[str, Any], folder: Path, notebook: Path = AUDIT_NOTEBOOK,
-                 log_cells: bool = False) -> Path | None:
-    """Execute `notebook` into `folder/audit.ipynb`; on a failing cell the executed notebook is still written
-    (with papermill's error banner) and the error is returned for the caller to report."""
+                 log_cells: bool = False) -> Path:
+    """Execute `notebook` into `folder/audit.ipynb`. On a failing cell the executed notebook is still written
+    (with papermill's error banner) and a NotebookError carries the cell, the error and its traceback."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
@@ -196,9 +197,9 @@ def run_notebook(parameters: dict[str, Any], folder: Path, notebook: Path = AUDI
         papermill.execute_notebook(str(notebook), str(output), parameters=parameters, kernel_name="python3",
                                    progress_bar=sys.stderr.isatty(), log_output=log_cells, cwd=str(folder))
     except PapermillExecutionError as exc:
-        print(f"rcaudit: error: the audit notebook failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue}",
-              file=sys.stderr)
-        return None
+        raise NotebookError(f"the {notebook.stem} notebook failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue}",
+                            cell=exc.exec_count, ename=str(exc.ename), evalue=str(exc.evalue),
+                            traceback=tuple(str(line) for line in exc.traceback or ()), notebook=str(output)) from None
     return output
 
 
@@ -219,13 +220,20 @@ def audit(*, settings: Settings, source: str, out: str | None = None, snapshot: 
     parameters: dict[str, Any] = {**(params or {}), "source": source, "run_folder": str(folder),
                                   "snapshot": str(Path(snapshot).resolve()) if snapshot else "",
                                   "mask_pii": mask_pii, "fail_on": fail_on}
-    executed = run_notebook(parameters, folder, notebook, log_cells=log_cells)
+    failure: NotebookError | None = None
+    try:
+        run_notebook(parameters, folder, notebook, log_cells=log_cells)
+    except NotebookError as exc:
+        failure = exc  # the executed notebook (with the error banner) still becomes the report
     strip_saved_notebook(folder / "audit.ipynb")  # no widget state kept (nor exported as a CDN script)
-    report = export_html(executed or folder / "audit.ipynb", folder / "report.html", title="rcaudit report")
+    report = export_html(folder / "audit.ipynb", folder / "report.html", title="rcaudit report")
     summary_file = folder / "summary.json"
-    if executed is None or not summary_file.is_file():
-        print(f"rcaudit: the run did not finish; see {report}", file=sys.stderr)
-        return EXIT_ERROR
+    if failure is not None:
+        raise NotebookError(f"{failure.message}; the run did not finish, see {report}", cell=failure.cell,
+                            ename=failure.ename, evalue=failure.evalue, traceback=failure.traceback,
+                            notebook=failure.notebook)
+    if not summary_file.is_file():
+        raise NotebookError(f"the run did not finish (no summary.json); see {report}", notebook=str(folder))
     summary = json.loads(summary_file.read_text(encoding="utf-8"))
     counts = summary["findings"]
     severity = ", ".join(f"{k} {v}" for k, v in counts["by_severity"].items())

@@ -17,7 +17,20 @@ import requests
 from .auth import GraphAuth, RingCentralToken
 from .config import Settings
 from .errors import AuthError, ConfigError, FetchError, PermissionDenied, RcauditError
-from .graph import APPS, LOGS, MEMBERS, USERS, GraphClient, pick_job, provisioning_filter
+from .graph import (
+    APPS,
+    DELETED_USERS_PATH,
+    LOGS,
+    MEMBERS,
+    PROVISIONING_LOGS_PATH,
+    USERS,
+    USERS_PATH,
+    GraphClient,
+    assignments_path,
+    members_path,
+    pick_job,
+    provisioning_filter,
+)
 from .http import RetryPolicy, make_session
 from .scim import ScimClient
 
@@ -107,7 +120,7 @@ def run_checks(settings: Settings, *, interactive: bool | None = None, session: 
         return f"{sp.get('displayName')} (id {sp['id']})"
 
     def assignments() -> str:
-        page = graph.get(f"/servicePrincipals/{state['sp']['id']}/appRoleAssignedTo", {"$top": "999"},
+        page = graph.get(assignments_path(state["sp"]["id"]), {"$top": "999"},
                          permission=APPS)
         found = page.get("value") or []
         groups = state["groups"] = sorted({a["principalId"] for a in found if a.get("principalType") == "Group"})
@@ -127,14 +140,14 @@ def run_checks(settings: Settings, *, interactive: bool | None = None, session: 
         return f"{auth.kind} for client {settings.client_id}"
 
     if check("Graph token", graph_token):
-        check("users", lambda: _readable(one("/users", USERS, {"$select": "id"})))
+        check("users", lambda: _readable(one(USERS_PATH, USERS, {"$select": "id"})))
         if check("service principal", service_principal) and check("app role assignments", assignments):
             groups = state["groups"]
             first = groups[0] if groups else None
             if first:
-                check("group members", lambda: _readable(one(f"/groups/{first}/members", MEMBERS)))
+                check("group members", lambda: _readable(one(members_path(first), MEMBERS)))
                 check("transitive group members",
-                      lambda: _readable(one(f"/groups/{first}/transitiveMembers", MEMBERS)), False)
+                      lambda: _readable(one(members_path(first, transitive=True), MEMBERS)), False)
             else:
                 add(Check("group members", "skipped", "no group is assigned"))
             check("synchronization job", job, False)
@@ -146,8 +159,8 @@ def run_checks(settings: Settings, *, interactive: bool | None = None, session: 
                       False)
                 events = {"$filter": provisioning_filter(job_id, dt.datetime.now(dt.UTC) - dt.timedelta(days=1))}
                 check("provisioning events",
-                      lambda: _readable(one("/auditLogs/provisioning", LOGS, events)), False)
-        deleted = "/directory/deletedItems/microsoft.graph.user"
+                      lambda: _readable(one(PROVISIONING_LOGS_PATH, LOGS, events)), False)
+        deleted = DELETED_USERS_PATH
         check("deleted users", lambda: _readable(one(deleted, USERS)), False)
     else:
         add(Check("Graph reads", "skipped", "no Graph token"))

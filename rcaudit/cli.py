@@ -13,9 +13,9 @@ from typing import Any
 
 from . import __version__
 from .config import Settings
-from .errors import ConfigError, RcauditError
+from .errors import ConfigError, ExitCode, RcauditError
 
-EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = ExitCode.OK, ExitCode.FINDINGS, ExitCode.ERROR  # defined once, in errors
 
 
 DEFAULT_USERS, DEFAULT_SEED = 2000, 1
@@ -248,9 +248,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except RcauditError as exc:
+    except RcauditError as exc:  # the one place the error tree meets the terminal
         print(f"rcaudit: error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
+        return int(exc.exit_code)
     except KeyboardInterrupt:
         print("rcaudit: interrupted", file=sys.stderr)
         return EXIT_ERROR

@@ -8,6 +8,7 @@ its credentials blanked (the `Authorization` header, form fields such as `client
 from __future__ import annotations
 
 import re
+from enum import IntEnum
 from typing import Any
 
 REDACTED = "REDACTED"
@@ -31,8 +32,18 @@ def redacted_request(request: Any) -> Any:
     return clone
 
 
+class ExitCode(IntEnum):
+    """DESIGN.md "Commands": the one definition of the CLI's exit codes."""
+
+    OK = 0
+    FINDINGS = 1  # an unwaived finding at or above --fail-on, or a fix-up operation that failed
+    ERROR = 2  # bad input, a refused guard, a service error: the message says what and where
+
+
 class RcauditError(Exception):
-    """Base of every error rcaudit raises on purpose."""
+    """Base of every error rcaudit raises on purpose; `exit_code` is what the CLI exits with."""
+
+    exit_code: ExitCode = ExitCode.ERROR
 
     def __init__(self, message: str, *, request: Any = None, response: Any = None) -> None:
         super().__init__(message)
@@ -91,3 +102,29 @@ class PlanRejected(RcauditError):
 
 class ApplyError(RcauditError):
     """Applying a fix-up failed."""
+
+
+class SnapshotError(RcauditError):
+    """A saved snapshot is missing or unreadable (names the folder and the part)."""
+
+
+class SnapshotMissing(RcauditError):
+    """The run folder has no snapshot to plan from."""
+
+
+class WaiverError(ConfigError):
+    """A waiver file is malformed: the message names the file, the row and the field."""
+
+
+class FindingsFileError(ConfigError):
+    """A findings.csv that is not one an audit wrote (names the file and what is missing)."""
+
+
+class NotebookError(RcauditError):
+    """A cell of an executed notebook failed: which cell, the error's name and value, and its traceback (the
+    executed notebook, with papermill's error banner, is still written)."""
+
+    def __init__(self, message: str, *, cell: int | None = None, ename: str = "", evalue: str = "",
+                 traceback: tuple[str, ...] = (), notebook: str | None = None) -> None:
+        super().__init__(message)
+        self.cell, self.ename, self.evalue, self.traceback, self.notebook = cell, ename, evalue, traceback, notebook

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from .errors import FindingsFileError
+
 COLUMNS: tuple[str, ...] = (
     "kind", "severity", "entra_id", "scim_id", "user_name", "attribute", "expected", "actual",
     "expected_normalized", "actual_normalized", "match_key", "reason", "waived",
@@ -45,7 +47,7 @@ def read_findings(path: str | Path) -> pd.DataFrame:
     frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
-        raise ValueError(f"{path}: not a findings table, missing columns {', '.join(missing)}")
+        raise FindingsFileError(f"{path}: not a findings table an audit wrote, missing columns {', '.join(missing)}")
     frame["waived"] = frame["waived"].str.lower().isin(("true", "1"))
     return frame
 

@@ -47,6 +47,19 @@ USER_SELECT = (
 )
 OnPage = Callable[[int], None]
 
+# The Graph v1.0 paths rcaudit reads (check.py probes the same ones).
+USERS_PATH = "/users"
+DELETED_USERS_PATH = "/directory/deletedItems/microsoft.graph.user"
+PROVISIONING_LOGS_PATH = "/auditLogs/provisioning"
+
+
+def assignments_path(sp_id: str) -> str:
+    return f"/servicePrincipals/{sp_id}/appRoleAssignedTo"
+
+
+def members_path(group_id: str, transitive: bool = False) -> str:
+    return f"/groups/{group_id}/{'transitiveMembers' if transitive else 'members'}"
+
 
 def graph_error(answer: requests.Response) -> tuple[str, str]:
     """Graph's error `code` and `message` ({"error": {"code", "message"}}), or a short excerpt of the body."""
@@ -195,7 +208,7 @@ class GraphClient:
                   "$top": str(EXPAND_PAGE if expand_manager else MAX_PAGE)}
         if expand_manager:
             params["$expand"] = "manager($select=id)"
-        return self.collect("/users", params, permission=USERS, on_page=on_page)
+        return self.collect(USERS_PATH, params, permission=USERS, on_page=on_page)
 
     def deleted_users(self, select: str | Sequence[str] = USER_SELECT, *,
                       on_page: OnPage | None = None) -> list[dict[str, Any]]:
@@ -203,7 +216,7 @@ class GraphClient:
         fields = select.split(",") if isinstance(select, str) else list(select)
         if "deletedDateTime" not in fields:
             fields.append("deletedDateTime")
-        return self.collect("/directory/deletedItems/microsoft.graph.user",
+        return self.collect(DELETED_USERS_PATH,
                             {"$select": ",".join(fields), "$top": str(MAX_PAGE)}, permission=USERS, on_page=on_page)
 
     def service_principal(self, app_id: str) -> dict[str, Any]:
@@ -214,16 +227,16 @@ class GraphClient:
         return found[0]
 
     def app_role_assignments(self, sp_id: str) -> list[dict[str, Any]]:
-        return self.collect(f"/servicePrincipals/{sp_id}/appRoleAssignedTo", {"$top": str(MAX_PAGE)}, permission=APPS)
+        return self.collect(assignments_path(sp_id), {"$top": str(MAX_PAGE)}, permission=APPS)
 
     def group_members(self, group_id: str) -> list[dict[str, Any]]:
         """Direct members: what provisioning scopes on."""
-        return self.collect(f"/groups/{group_id}/members", {"$select": "id", "$top": str(MAX_PAGE)},
+        return self.collect(members_path(group_id), {"$select": "id", "$top": str(MAX_PAGE)},
                             permission=MEMBERS)
 
     def group_transitive_members(self, group_id: str) -> list[dict[str, Any]]:
         """Everyone reachable through nesting: to count users who are only nested (and so not provisioned)."""
-        return self.collect(f"/groups/{group_id}/transitiveMembers", {"$select": "id", "$top": str(MAX_PAGE)},
+        return self.collect(members_path(group_id, transitive=True), {"$select": "id", "$top": str(MAX_PAGE)},
                             permission=MEMBERS)
 
     def synchronization_jobs(self, sp_id: str) -> list[dict[str, Any]]:
@@ -272,4 +285,4 @@ class GraphClient:
                             on_page: OnPage | None = None) -> list[dict[str, Any]]:
         """The job's provisioning log entries since `since` (newest first, as Graph lists them)."""
         params = {"$filter": provisioning_filter(job_id, since), "$top": str(EVENTS_PAGE)}
-        return self.collect("/auditLogs/provisioning", params, permission=LOGS, on_page=on_page)
+        return self.collect(PROVISIONING_LOGS_PATH, params, permission=LOGS, on_page=on_page)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import MappingError
+from .errors import ConfigError, MappingError
 from .vocabulary import ACTIVE_EXPRESSION, CORE_USER, ENTERPRISE
 
 # Provisioning-engine source names that Graph v1.0 spells differently.
@@ -119,7 +119,7 @@ def default_mapping(profile: str = "classic") -> tuple[AttributeMapping, ...]:
         return DEFAULT_MAPPING
     if profile == "current":
         return tuple(m for m in DEFAULT_MAPPING if m.target in CURRENT_TARGETS)
-    raise ValueError(f"unknown mapping profile {profile!r}: expected 'current' or 'classic'")
+    raise ConfigError(f"unknown mapping profile {profile!r}: expected 'current' or 'classic'")
 
 
 def references(expression: str) -> list[str]:

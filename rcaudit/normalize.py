@@ -32,6 +32,24 @@ import pycountry
 Normalised = str | None
 
 
+def is_empty(value: Any) -> bool:
+    """absent ≡ null ≡ "" (or only spaces) ≡ [] ≡ {} (DESIGN.md's normalisers)."""
+    return value is None or (isinstance(value, str) and not value.strip()) or (
+        isinstance(value, list | tuple | dict) and not value)
+
+
+def scim_true(value: Any) -> bool:
+    """A SCIM boolean as either side writes it: JSON true or the string "True" in any case."""
+    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
+
+
+def phone_region(usage_location: Any, country_value: Any) -> str | None:
+    """The region a user's phone numbers are read in (DESIGN.md): usageLocation, else the country as ISO alpha-2."""
+    if usage_location:
+        return str(usage_location)
+    return country_code(" ".join(str(country_value).split())) if country_value else None
+
+
 def raw(value: Any) -> str:
     """The findings table's raw form: strings as they are, booleans true/false, lists as JSON, "" for absent."""
     if value is None:

@@ -45,19 +45,19 @@ from typing import Any
 
 import pandas as pd
 
-from .errors import ConfigError, RcauditError
+from .errors import ConfigError, SnapshotMissing
 from .findings import KINDS, SEVERITIES, SEVERITY_RANK, finding_key, read_findings
 from .mapping import CORE_USER, AttributeMapping, effective_mapping, parse_target, target_reader
-from .normalize import country_code, normaliser_for, phone, raw
+from .normalize import is_empty, normaliser_for, phone, phone_region, raw, scim_true
 from .reconcile import AuditOptions, AuditResult, flag_parameter, reconcile
 from .snapshot import Snapshot
+from .vocabulary import PATCH_OP
 
 PLAN_VERSION = 2  # 2: `wire` says which forms the plan writes; 1: before it (legacy forms)
 PLAN_VERSIONS = (1, 2)
 WIRE_ENTRA = "entra"  # the forms Entra's provisioning service sends RingCentral (DESIGN.md "Writes to RingCentral")
 WIRE_LEGACY = "legacy"  # plans written before: JSON booleans unless `boolean_strings`, whole typed items
 WIRES = (WIRE_ENTRA, WIRE_LEGACY)
-PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 ACTIVE = "active"
 LIFECYCLE_KINDS = ("should_be_inactive", "should_be_active", "orphan_in_target")
 FIXABLE_KINDS = (*LIFECYCLE_KINDS, "attribute_mismatch")
@@ -76,17 +76,7 @@ ACTIONS = {
 }
 
 
-class SnapshotMissing(RcauditError):
-    """The run folder has no snapshot to plan from."""
-
-
 # --- values -----------------------------------------------------------------------------------------
-def is_empty(value: Any) -> bool:
-    """absent ≡ null ≡ "" ≡ [] (DESIGN.md's normalisers)."""
-    return value is None or (isinstance(value, str) and not value.strip()) or (
-        isinstance(value, list | tuple | dict) and not value)
-
-
 def same_value(attribute: str, left: Any, right: Any) -> bool:
     """Whether two values are the same in the audit's sense (the attribute's normaliser, no region)."""
     if is_empty(left) or is_empty(right):
@@ -625,12 +615,7 @@ def _compare_with_findings_csv(folder: Path, result: AuditResult) -> list[str]:
 
 # --- building a plan -------------------------------------------------------------------------------------
 def _region(user: dict[str, Any] | None) -> str | None:
-    if not user:
-        return None
-    if user.get("usageLocation"):
-        return str(user["usageLocation"])
-    country = user.get("country")
-    return country_code(" ".join(str(country).split())) if country else None
+    return phone_region(user.get("usageLocation"), user.get("country")) if user else None
 
 
 def _stamp(moment: dt.datetime) -> str:
@@ -732,15 +717,11 @@ def build_plan(run: RunAudit, filters: Filters | None = None, *, json_booleans: 
         created_at=_stamp(now or dt.datetime.now(dt.UTC)), run_folder=str(folder), run_id=folder.name,
         tenant_id=snapshot.tenant_id, source=snapshot.source,
         audited_at=_stamp(min(snapshot.graph_fetched_at, snapshot.scim_fetched_at)),
-        target_active_accounts=sum(1 for a in snapshot.scim_users if _is_true(a.get(ACTIVE))),
+        target_active_accounts=sum(1 for a in snapshot.scim_users if scim_true(a.get(ACTIVE))),
         operations=operations, not_fixable=not_fixable, filters=filters.to_dict(), settings=settings,
         audit_options={k: run.option_values.get(k) for k in AUDIT_NOTEBOOK_DEFAULTS}, notes=notes, excluded=excluded,
         scim_url=str(snapshot.rc_identity.get("scim_url") or ""),
         rc_owner_id=str(snapshot.rc_identity.get("owner_id") or ""), wire=wire)
-
-
-def _is_true(value: Any) -> bool:
-    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
 
 
 def _expected_value(expected_rows: pd.DataFrame, row: dict[str, Any], attribute: str) -> Any:
@@ -990,7 +971,7 @@ def plan_rollback(journal: str | Path, *, boolean_strings: bool | None = None,
                 severity=str(line.get("severity", "")), attribute=attribute, op=op, path=attribute, value=value,
                 audited=now_holds, expected=back_to,
                 inverse=inverse_of(attribute, op, now_holds, boolean_strings),
-                deactivation=attribute == ACTIVE and not _is_true(back_to) and not is_empty(back_to),
+                deactivation=attribute == ACTIVE and not scim_true(back_to) and not is_empty(back_to),
                 note=note, reverts=str(line["op_id"]), in_flight=in_flight,
                 target_user_name=str(line.get("target_user_name") or "")))
     times = [str(line.get("time")) for line in applied if line.get("time")]

@@ -38,7 +38,7 @@ from .mapping import (
     parse_target,
     read_targets,
 )
-from .normalize import differing, factorize, hashable, normaliser_for, raw
+from .normalize import differing, factorize, hashable, normaliser_for, phone_region, raw, scim_true
 from .scope import (
     BUCKETS,
     SCOPE_MODES,
@@ -477,10 +477,6 @@ def _join(user_name_keys: pd.array, user_ext_keys: pd.array, account_name_keys: 
 
 # --- findings -------------------------------------------------------------------------------------------------
 
-def _active(value: Any) -> bool:
-    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
-
-
 class _Rows:
     """Findings rows collected column-wise (lists), turned into one frame at the end."""
 
@@ -628,7 +624,7 @@ def _ringcentral_side(accounts: list[dict[str, Any]], compared: list[str], cutof
     created_ns = utc_ns([(a.get("meta") or {}).get("created") for a in accounts])
     return _RingCentral(
         ids=ids, names=_objects((raw(v) for v in actual[USERNAME]), n),
-        active=np.fromiter((_active(a.get(ACTIVE)) for a in accounts), dtype=bool, count=n),
+        active=np.fromiter((scim_true(a.get(ACTIVE)) for a in accounts), dtype=bool, count=n),
         created_ns=created_ns, young=created_ns > pd.Timestamp(cutoff).value, actual=actual,
     )
 
@@ -869,11 +865,8 @@ def _reconcile(snapshot: Snapshot, mapping: Sequence[AttributeMapping] | None, o
 
 def _regions(read: dict[str, list[Any]], positions: np.ndarray) -> np.ndarray:
     """Phone region per compared pair: the user's usageLocation, else their country as ISO alpha-2."""
-    from .normalize import country_code
-
     usage, countries = read["usageLocation"], read["country"]
-    by_user = [u or (country_code(" ".join(str(c).split())) if c else None) for u, c in zip(usage, countries,
-                                                                                             strict=True)]
+    by_user = [phone_region(u, c) for u, c in zip(usage, countries, strict=True)]
     return _objects(by_user, len(by_user))[positions]
 
 

@@ -20,8 +20,8 @@ from .auth import RingCentralToken
 from .config import Settings
 from .errors import AuthError, FetchError, PermissionDenied, RateLimited
 from .http import Retry
+from .vocabulary import PATCH_OP
 
-PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 LIGHT, HEAVY = "light", "heavy"  # RingCentral's rate groups for reads and writes
 DEFAULT_PAGE = 100
 PROBES = 5  # users read one by one to tell "the list omits X" from "nobody has X"

@@ -30,7 +30,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .errors import MappingError
+from .errors import ConfigError, MappingError
 from .mapping import COMPUTED_SOURCES, check_graph_sources, graph_property, source_value, user_object_mappings
 from .vocabulary import DEFAULT_ACCESS_ROLE
 
@@ -301,7 +301,7 @@ def compute_scope(users: Sequence[Mapping[str, Any]], deleted: np.ndarray, *,
     `with_roles` also collects each user's in-scope role values (for SingleAppRoleAssignment).
     """
     if mode not in SCOPE_MODES:
-        raise ValueError(f"scope mode must be one of {SCOPE_MODES}, not {mode!r}")
+        raise ConfigError(f"scope mode must be one of {', '.join(SCOPE_MODES)}, not {mode!r}")
     filters = filters or ScopingFilters()
     ids = tuple(str(u.get("id")) for u in users)
     position = dict(zip(ids, range(len(ids)), strict=True))

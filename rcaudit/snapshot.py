@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import ConfigError, FetchError, MappingError, PermissionDenied, RateLimited, RcauditError
+from .errors import ConfigError, FetchError, MappingError, PermissionDenied, RateLimited, SnapshotError
 from .vocabulary import SYNC_SETTING_KEYS
 
 if TYPE_CHECKING:
@@ -36,10 +36,6 @@ SNAPSHOT_VERSION = 1
 _PARTS = ("users", "deleted_users", "app_role_assignments", "group_members", "group_transitive_members",
           "provisioning_events", "scim_users", "job", "schema", "scim_schemas", "service_principal",
           "scim_service_provider_config")
-
-
-class SnapshotError(RcauditError):
-    """A saved snapshot is missing or unreadable (names the folder and the part)."""
 
 
 # Load-time shape of each part: "list" of objects, "map" of id -> list of objects, "object", or "object?" (or null);

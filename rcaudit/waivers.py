@@ -30,15 +30,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import ConfigError
+from .errors import WaiverError
 from .findings import KINDS
 
 FIELDS = ("account", "user", "kind", "attribute", "reason", "expires")
 _ALIASES = {"expiry": "expires", "scim_id": "account", "entra_id": "user"}
-
-
-class WaiverError(ConfigError):
-    """A waiver file is malformed: the message names the file, the row and the field."""
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,9 @@ import requests
 
 from rcaudit.sandbox import Sandbox, builtin_tenant
 
+# Fixture notebooks are run by the tests that pin their behaviour (one fails on purpose), never by nbval.
+collect_ignore_glob = ["fixtures/*.ipynb"]
+
 
 @pytest.fixture
 def tenant() -> dict:
