@@ -222,9 +222,9 @@ class Pacer:
     def group(self, host: str, name: str, key: str = "") -> _Group:
         """The state of one rate group; `key` tells apart callers the service counts separately (RingCentral
         counts per user + app: a token or app id fingerprint)."""
-        key = (host.lower(), name.lower(), key)
+        group_key = (host.lower(), name.lower(), key)
         with self._lock:
-            return self._groups.setdefault(key, _Group())
+            return self._groups.setdefault(group_key, _Group())
 
     def delay(self, group: _Group) -> float:
         """Seconds before this group may send again."""

@@ -177,8 +177,11 @@ def _fast_e164(normal: str, region: str | None) -> str | None:
     return f"+{country_code}{national}"
 
 
+_pnu: Any  # phonenumbers' private helpers: typed loosely on purpose (their names are checked just below)
 try:  # phonenumbers' internals, pinned in requirements.txt; without them every number is simply parsed
-    from phonenumbers import phonenumberutil as _pnu
+    from phonenumbers import phonenumberutil as _pnu_module
+
+    _pnu = _pnu_module
 
     _KEEP_PREFIX = (_pnu.ValidationResult.TOO_SHORT, _pnu.ValidationResult.IS_POSSIBLE_LOCAL_ONLY,
                     _pnu.ValidationResult.INVALID_LENGTH)
@@ -186,7 +189,7 @@ try:  # phonenumbers' internals, pinned in requirements.txt; without them every 
                   "_maybe_strip_national_prefix_carrier_code", "_test_number_length", "_MAX_LENGTH_FOR_NSN"):
         getattr(_pnu, _name)
 except (ImportError, AttributeError):  # pragma: no cover - a phonenumbers without these helpers
-    _pnu = None  # type: ignore[assignment]
+    _pnu = None
 
 
 def phone(value: Any, region: str | None = None) -> Normalised:

@@ -808,7 +808,7 @@ def _journal_line_problem(raw_line: bytes) -> dict[str, Any] | str:
         return "an empty line"
     try:
         item = json.loads(text)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         return f"not JSON ({exc.msg} at column {exc.colno})"
     if not isinstance(item, dict) or not isinstance(item.get("op_id"), str) or "status" not in item:
         return "not a journal line (a JSON object with op_id and status)"

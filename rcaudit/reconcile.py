@@ -400,7 +400,7 @@ def _evaluate(compiled: CompiledExpression, columns: list[np.ndarray], n: int) -
 
 # --- keys and the two-pass join -------------------------------------------------------------------------------
 
-def _keys(values: Sequence[Any]) -> pd.arrays.ArrowStringArray:
+def _keys(values: Sequence[Any] | np.ndarray) -> pd.arrays.ArrowStringArray:
     """Trimmed, case-folded join keys (NA for empty): Arrow kernels, Python's casefold only for non-ASCII."""
     try:
         strings = values if isinstance(values, list) else list(values)
@@ -420,7 +420,8 @@ def _keys(values: Sequence[Any]) -> pd.arrays.ArrowStringArray:
     return pd.array(folded.cast(pa.large_string()), dtype=pd.StringDtype("pyarrow"))
 
 
-def _restored_user_names(values: Sequence[Any], ids: Sequence[str], deleted: np.ndarray) -> list[Any]:
+def _restored_user_names(values: Sequence[Any] | np.ndarray, ids: Sequence[str] | np.ndarray,
+                         deleted: np.ndarray) -> list[Any]:
     """Expected userNames with Entra's soft-delete rewrite undone, for the join.
 
     Entra renames a soft-deleted user's UPN to `<object id without dashes><UPN>` (DESIGN.md "Join"; the

@@ -346,7 +346,7 @@ def compute_scope(users: Sequence[Mapping[str, Any]], deleted: np.ndarray, *,
     candidate = np.ones(n, dtype=bool) if mode == "all" else assigned
     passes = candidate.copy()
     if filters:
-        for i in np.flatnonzero(candidate):
+        for i in np.flatnonzero(candidate).tolist():
             passes[i] = filters.test(users[i])
     bucket = np.where(passes, "in_scope", np.where(candidate, "filtered_out",
                                                    np.where(nested & ~assigned, "nested_only", "unassigned")))
