@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 import requests
 
-from rcaudit.sandbox import Sandbox, builtin_tenant
+from rcaudit.sandbox import Sandbox, builtin_tenant, generate
+from rcaudit.sandbox.regions import check_addresses
 from rcaudit.sandbox.scim_schemas import CORE_USER, PATCH_OP
 
 ADA = "1271136020"  # built-in: a Swedish work address (Stockholm, no state)
@@ -290,3 +291,16 @@ def test_attribute_selection_when_switched_on(sandbox: Sandbox, http: requests.S
     assert searched["Resources"] == [{"schemas": ada["schemas"], "id": ADA,
                                       "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":
                                           ada["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]}]
+
+
+# --- the generator never plants what RingCentral would refuse -------------------------------------------------------
+@pytest.mark.parametrize("seed", [0, 7])
+def test_generated_addresses_pass_ringcentral_s_check(seed: int) -> None:
+    """Every stored work address, and every Entra (state, country) a fix-up would write, passes the
+    country/state check: a tenant RingCentral could not hold would make fixes fail for the wrong reason."""
+    tenant = generate(users=400, seed=seed).tenant
+    for account in tenant["scim"]["Users"]:
+        check_addresses(account, None)
+    for user in tenant["graph"]["users"]:
+        written = {"addresses": [{"type": "work", "region": user.get("state"), "country": user.get("country")}]}
+        check_addresses(written, None)
