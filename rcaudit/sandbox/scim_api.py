@@ -1,4 +1,5 @@
-"""Emulated RingCentral: SCIM 2.0 under `/scim/v2` and the JWT grant at `/restapi/oauth/token`.
+"""Emulated RingCentral: SCIM 2.0 under `/scim/v2`, OAuth at `/restapi/oauth/token` (JWT and
+refresh-token grants) and `/restapi/oauth/revoke`.
 
 Every request is first counted against RingCentral's rate limits (keyed by the caller: the RC app for
 a JWT-grant token, one key for the static token, "anonymous" otherwise), then its bearer token is
@@ -6,7 +7,10 @@ checked, then it is routed. Throttling and authentication answer in RingCentral'
 shape (`errorCode`, `errors[]`), everything else in the SCIM error shape (`status` a string), as the
 reference samples show. The answers reproduce what RingCentral does to the data it is sent: country
 codes come back as names, `primary: false` appears on e-mails and addresses, RingCentral adds its own
-direct (`work`) and extension (`other`) numbers, and `active` defaults to false.
+direct (`work`) and extension (`other`) numbers, and `active` defaults to false. Writes are refused
+as RingCentral refuses them (an unknown country or state: `regions.py`); ids are never reused;
+answers are `application/scim+json` unless the client's Accept ranks `application/json` higher.
+docs/sandbox-fidelity.md says which of these are documented and which are guesses.
 """
 
 from __future__ import annotations
