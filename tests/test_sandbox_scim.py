@@ -106,7 +106,7 @@ def _assert_platform_error(answer: requests.Response, status: int, code: str) ->
     assert body["errorCode"] == code and body["errors"][0]["errorCode"] == code and body["message"]
 
 
-def _entra_create(user_name: str, country: str = "US") -> dict[str, Any]:
+def _entra_create(user_name: str, country: str = "US", region: str = "CA") -> dict[str, Any]:
     """A create as Entra's provisioning service sends it (primary true, name.formatted, roles, meta)."""
     return {
         "schemas": [CORE_USER, ENTERPRISE], "externalId": user_name.split("@")[0], "userName": user_name,
@@ -116,7 +116,7 @@ def _entra_create(user_name: str, country: str = "US") -> dict[str, Any]:
         "roles": [], "title": "Engineer",
         "phoneNumbers": [{"type": "mobile", "value": "+46701112233"}],
         "addresses": [{"type": "work", "streetAddress": "100 Universal City Plaza", "locality": "Hollywood",
-                       "region": "CA", "postalCode": "91608", "country": country}],
+                       "region": region, "postalCode": "91608", "country": country}],
         ENTERPRISE: {"department": "Sales"},
     }
 
@@ -213,7 +213,9 @@ def test_get_user_and_unknown_user(scim: Scim) -> None:
     [("US", "United States"), ("GB", "United Kingdom"), ("DE", "Germany"), ("SE", "Sweden"), ("Sweden", "Sweden")],
 )
 def test_create_answers_as_ringcentral_does(scim: Scim, sent: str, stored: str) -> None:
-    body = _entra_create("new.person@contoso.example", country=sent)
+    # A state of the country sent: RingCentral checks the state against the country (issue 12).
+    region = {"US": "CA", "GB": "ENG", "DE": "BY", "SE": "AB", "Sweden": "Stockholms län"}[sent]
+    body = _entra_create("new.person@contoso.example", country=sent, region=region)
     del body["active"]
     answer = scim.call("POST", "/Users", json=body)
     assert answer.status_code == 201, answer.text

@@ -200,6 +200,8 @@ class GraphApi:
         self.routes = Router()
         sp = r"/servicePrincipals(?:/(?P<sp>[^/()]+)|\(appId='(?P<app>[^']*)'\))"
         jobs = sp + "/synchronization/jobs"
+        # A derived-type cast: Graph takes `microsoft.graph.user` and the SDKs' short `graph.user` alike.
+        cast = r"/(?:microsoft\.)?graph\.(?P<cast>user|group)"
         for pattern, handler, permissions in (
             (r"/users", self.list_users, READ_USERS),
             (r"/users/(?P<key>[^/]+)", self.get_user, READ_USERS),
@@ -212,8 +214,10 @@ class GraphApi:
             (jobs + r"/(?P<job>[^/]+)/schema", self.get_schema, READ_SYNC),
             (r"/groups/(?P<group>[^/]+)", self.get_group, READ_MEMBERS),
             (r"/groups/(?P<group>[^/]+)/members", self.list_members, READ_MEMBERS),
+            (r"/groups/(?P<group>[^/]+)/members" + cast, self.list_members, READ_MEMBERS),
             (r"/groups/(?P<group>[^/]+)/transitiveMembers", self.list_transitive_members, READ_MEMBERS),
-            (r"/directory/deletedItems/microsoft\.graph\.user", self.list_deleted_users, READ_USERS),
+            (r"/groups/(?P<group>[^/]+)/transitiveMembers" + cast, self.list_transitive_members, READ_MEMBERS),
+            (r"/directory/deletedItems/(?:microsoft\.)?graph\.user", self.list_deleted_users, READ_USERS),
             (r"/directory/deletedItems/(?P<key>[^/]+)", self.get_deleted_item, READ_USERS),
             (r"/auditLogs/provisioning", self.list_provisioning, READ_LOGS),
         ):
@@ -264,7 +268,7 @@ class GraphApi:
                 challenge += f', error="invalid_token", error_description="{message}"'
             return graph_error(401, "InvalidAuthenticationToken", message, {"WWW-Authenticate": challenge},
                                request_id=request_id, client_request_id=client_request_id)
-        path = unquote(request.path)
+        path = collapse_segments(unquote(request.path))
         if self.state.graph_denied(path) or self.state.graph_denied(request.path):
             raise ODataError("Insufficient privileges to complete the operation.",
                              code="Authorization_RequestDenied", status=403)
@@ -383,6 +387,10 @@ class GraphApi:
         if kind == "group":
             return self.render_group(obj, select, typed=True)
         return self.render_user(obj, select, typed=True)
+
+    def _render_cast(self, found: tuple[str, dict[str, Any]], select: Sequence[str] | None) -> dict[str, Any]:
+        kind, obj = found
+        return self.render_group(obj, select) if kind == "group" else self.render_user(obj, select)
 
     def _manager_of(self, user: dict[str, Any]) -> dict[str, Any] | None:
         link = user.get("manager")
@@ -547,21 +555,28 @@ class GraphApi:
         return {"@odata.context": call.context(f"groups{context_selection(select, {})}/$entity"),
                 **self.render_group(found, select)}
 
-    def _members(self, call: Call, members: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    def _members(self, call: Call, members: list[tuple[str, dict[str, Any]]], cast: str | None) -> dict[str, Any]:
+        """A page of members; a cast keeps one kind and, as Graph's cast samples show, drops `@odata.type`."""
         call.only("$select", "$top", "$skiptoken", "$count")
         select = self._member_select(call)
-        body = self._collection(call, members, call.context("directoryObjects" + context_selection(select, {})),
-                                lambda found: self._render_member(found, select), key=lambda found: found[1]["id"])
+        entity = "directoryObjects"
+        render = self._render_member
+        if cast is not None:
+            members = [m for m in members if m[0] == cast]
+            entity = f"{cast}s"
+            render = self._render_cast
+        body = self._collection(call, members, call.context(entity + context_selection(select, {})),
+                                lambda found: render(found, select), key=lambda found: found[1]["id"])
         return self._with_count(call, body, len(members))
 
-    def list_members(self, call: Call, group: str) -> dict[str, Any]:
+    def list_members(self, call: Call, group: str, cast: str | None = None) -> dict[str, Any]:
         """Direct members only: what the provisioning service scopes on."""
         found = self._group(group)
         members = [m for m in (self.state.graph_object(i) for i in found.get("members", []))
                    if m is not None and m[0] in ("user", "group")]
-        return self._members(call, members)
+        return self._members(call, members, cast)
 
-    def list_transitive_members(self, call: Call, group: str) -> dict[str, Any]:
+    def list_transitive_members(self, call: Call, group: str, cast: str | None = None) -> dict[str, Any]:
         """Every user and group reachable through nesting, each once, breadth first; cycles end the walk."""
         root = self._group(group)
         seen = {root["id"]}
@@ -578,7 +593,7 @@ class GraphApi:
             members.append(found)
             if found[0] == "group":
                 queue.extend(found[1].get("members", []))
-        return self._members(call, members)
+        return self._members(call, members, cast)
 
     # --- deleted users ----------------------------------------------------------------------------------------------
     def list_deleted_users(self, call: Call) -> dict[str, Any]:
@@ -662,6 +677,12 @@ class GraphApi:
 
 
 # --- pure helpers ---------------------------------------------------------------------------------------------------
+def collapse_segments(path: str) -> str:
+    """`/v1.0//users` as `/v1.0/users`: Graph ignores empty path segments, and msgraph-sdk sends one
+    whenever its base URL ends in `/`."""
+    return re.sub(r"/{2,}", "/", path)
+
+
 def granted(claims: dict[str, Any]) -> set[str] | None:
     """The permissions a token carries (`roles` of an app token, `scp` of a user token), lower-cased;
     None when it carries neither claim (a token minted by hand in a test), which is not checked."""

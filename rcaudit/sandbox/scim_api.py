@@ -1,4 +1,5 @@
-"""Emulated RingCentral: SCIM 2.0 under `/scim/v2` and the JWT grant at `/restapi/oauth/token`.
+"""Emulated RingCentral: SCIM 2.0 under `/scim/v2`, OAuth at `/restapi/oauth/token` (JWT and
+refresh-token grants) and `/restapi/oauth/revoke`.
 
 Every request is first counted against RingCentral's rate limits (keyed by the caller: the RC app for
 a JWT-grant token, one key for the static token, "anonymous" otherwise), then its bearer token is
@@ -6,18 +7,23 @@ checked, then it is routed. Throttling and authentication answer in RingCentral'
 shape (`errorCode`, `errors[]`), everything else in the SCIM error shape (`status` a string), as the
 reference samples show. The answers reproduce what RingCentral does to the data it is sent: country
 codes come back as names, `primary: false` appears on e-mails and addresses, RingCentral adds its own
-direct (`work`) and extension (`other`) numbers, and `active` defaults to false.
+direct (`work`) and extension (`other`) numbers, and `active` defaults to false. Writes are refused
+as RingCentral refuses them (an unknown country or state: `regions.py`); ids are never reused;
+answers are `application/scim+json` unless the client's Accept ranks `application/json` higher.
+docs/sandbox-fidelity.md says which of these are documented and which are guesses.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import copy
 import datetime as dt
 import hmac
 import json
 import secrets
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
@@ -26,6 +32,7 @@ import pycountry
 
 from .http_server import BadJson, HttpError, Request, Response, Service
 from .ratelimit import Decision
+from .regions import check_addresses, work_address
 from .scim_patch import (
     RC_OWNED_PHONE_TYPES,
     PatchError,
@@ -48,8 +55,12 @@ from .state import SandboxState
 from .tokens import RC_AUDIENCE
 
 SCIM_CONTENT_TYPE = "application/scim+json; charset=utf-8"
+JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+REFRESH_GRANT = "refresh_token"
 TOKEN_PATH = "/restapi/oauth/token"
+REVOKE_PATH = "/restapi/oauth/revoke"
+_AUTH_PATHS = (TOKEN_PATH, REVOKE_PATH)
 SCIM_ROOT = "/scim/v2"
 STATIC_TOKEN_KEY = "static-token"
 ANONYMOUS = "anonymous"
@@ -179,6 +190,7 @@ class RingCentralService(Service):
         super().__init__(state.faults)
         self.state = state
         self._local = threading.local()  # before() and after() of one request run in one thread
+        self._refresh_tokens: dict[str, _Session] = {}  # live refresh token -> its OAuth session
         users = f"{SCIM_ROOT}/Users"
         user = f"{users}/(?P<user_id>[^/]+)"
         for method, pattern, handler in (
@@ -196,6 +208,7 @@ class RingCentralService(Service):
             ("PATCH", user, self.patch_user),
             ("DELETE", user, self.delete_user),
             ("POST", TOKEN_PATH, self.token),
+            ("POST", REVOKE_PATH, self.revoke),
         ):
             self.router.add(method, pattern, handler)
 
@@ -211,7 +224,7 @@ class RingCentralService(Service):
         self._local.decision = decision
         if not decision.allowed:
             return platform_error(429, "CMN-301", "Request rate exceeded")
-        if path != TOKEN_PATH and caller.problem is not None:
+        if path not in _AUTH_PATHS and caller.problem is not None:
             code, message = _AUTH_ERRORS[caller.problem]
             return platform_error(401, code, message)
         return None
@@ -221,6 +234,8 @@ class RingCentralService(Service):
         self._local.decision = None
         if decision is not None:
             response.headers.update(decision.headers())
+        if response.headers.get("Content-Type") == SCIM_CONTENT_TYPE and prefers_json(request.header("Accept")):
+            response.headers["Content-Type"] = JSON_CONTENT_TYPE
         return response
 
     def not_found(self, request: Request) -> Response:
@@ -234,7 +249,7 @@ class RingCentralService(Service):
 
     @staticmethod
     def _group(method: str, path: str) -> str:
-        if path == TOKEN_PATH:
+        if path in _AUTH_PATHS:
             return "auth"
         if method in ("GET", "HEAD") or (method == "POST" and path == f"{SCIM_ROOT}/Users/.search"):
             return "light"
@@ -242,7 +257,7 @@ class RingCentralService(Service):
 
     def _identify(self, request: Request, path: str) -> _Caller:
         """Who is calling (the rate-limit key) and what, if anything, is wrong with the bearer token."""
-        if path == TOKEN_PATH:
+        if path in _AUTH_PATHS:
             credentials = _basic_credentials(request)
             return _Caller(credentials[0] if credentials and credentials[0] else ANONYMOUS, None)
         token = request.bearer
@@ -298,8 +313,17 @@ class RingCentralService(Service):
         return user
 
     def _new_id(self) -> str:
-        ids = [int(u["id"]) for u in self.state.scim_users if str(u.get("id", "")).isdigit()]
-        return str(max(ids, default=int(DEFAULT_OWNER_ID) - 1000) + 1000)
+        return self.state.new_scim_id()
+
+    def _check_address(self, user: dict[str, Any], before: dict[str, Any] | None = None) -> None:
+        """RingCentral's country/state check (`regions.py`); on PATCH only when the work address's
+        country or state changes, so a stored oddity does not block an unrelated fix."""
+        if before is not None and _place(work_address(before)) == _place(work_address(user)):
+            return
+        try:
+            check_addresses(user, self.state.settings.get("accountCountry"))
+        except PatchError as err:
+            raise _raise(err) from None
 
     def _rc_numbers(self, user_id: str) -> list[dict[str, Any]]:
         """A new user's direct number (E.164) and extension number, both unused so far."""
@@ -371,7 +395,15 @@ class RingCentralService(Service):
     def list_users(self, request: Request) -> Response:
         query = request.query
         self._mutate()
-        return self._list_faults(self._search(query.get("filter"), query.get("startIndex"), query.get("count")))
+        shape = self._shape(query.get("attributes"), query.get("excludedAttributes"))
+        return self._list_faults(self._search(query.get("filter"), query.get("startIndex"), query.get("count"), shape))
+
+    def _shape(self, attributes: Any, excluded: Any) -> Selection | None:
+        """RFC 7644 §3.9 `attributes`/`excludedAttributes`, honoured only when the sandbox option
+        `attributeSelection` is on: RingCentral documents neither, so by default they are ignored."""
+        if not self.state.settings.get("attributeSelection"):
+            return None
+        return Selection.parse(attributes, excluded)
 
     def _mutate(self) -> None:
         """The `mutate` fault: users deleted and added while a list page is in flight."""
@@ -408,9 +440,10 @@ class RingCentralService(Service):
         text = body.get("filter")
         if text is not None and not isinstance(text, str):
             raise HttpError(scim_error(400, "'filter' must be a string", "invalidFilter"))
-        return self._search(text, body.get("startIndex"), body.get("count"))
+        shape = self._shape(body.get("attributes"), body.get("excludedAttributes"))
+        return self._search(text, body.get("startIndex"), body.get("count"), shape)
 
-    def _search(self, text: str | None, start_raw: Any, count_raw: Any) -> Response:
+    def _search(self, text: str | None, start_raw: Any, count_raw: Any, shape: Selection | None = None) -> Response:
         """One page of the users the filter selects: 1-based `startIndex`, `count` capped at maxCount."""
         start = max(1, _int_param(start_raw, "startIndex", 1))
         count = min(max(0, _int_param(count_raw, "count", min(100, self._max_count))), self._max_count)
@@ -420,6 +453,8 @@ class RingCentralService(Service):
             selected = [u for u in self.state.scim_users if matches(u)]
             page = [{k: v for k, v in u.items() if k.lower() not in omit}
                     for u in selected[start - 1 : start - 1 + count]]
+            if shape is not None:
+                page = [shape.apply(u) for u in page]
             return scim_json(200, list_response(page, total=len(selected), start_index=start))
 
     @staticmethod
@@ -445,12 +480,15 @@ class RingCentralService(Service):
         )
 
     def get_user(self, request: Request, user_id: str) -> Response:
+        shape = self._shape(request.query.get("attributes"), request.query.get("excludedAttributes"))
         with self.state.lock:
-            return scim_json(200, self._existing(user_id))
+            user = self._existing(user_id)
+            return scim_json(200, shape.apply(user) if shape is not None else user)
 
     # --- users: writing --------------------------------------------------------------------------
     def create_user(self, request: Request) -> Response:
         clean = self._clean(self._body(request))
+        self._check_address(clean)
         with self.state.lock:
             self._check_unique(clean["userName"], None)
             user_id = self._new_id()
@@ -460,6 +498,7 @@ class RingCentralService(Service):
 
     def replace_user(self, request: Request, user_id: str) -> Response:
         clean = self._clean(self._body(request))
+        self._check_address(clean)
         with self.state.lock:
             existing = self._existing(user_id)
             self._check_unique(clean["userName"], user_id)
@@ -481,6 +520,7 @@ class RingCentralService(Service):
                 raise _raise(err) from None
             if str(patched.get("userName", "")).casefold() != str(existing.get("userName", "")).casefold():
                 self._check_unique(patched.get("userName"), user_id)
+            self._check_address(patched, existing)
             rc_normalise(patched)
             meta = patched.get("meta")
             patched["meta"] = {**(meta if isinstance(meta, dict) else {}), "lastModified": _now()}
@@ -493,9 +533,9 @@ class RingCentralService(Service):
             return scim_error(404, f"User {user_id} not found")
         return Response.empty(204)
 
-    # --- JWT grant -------------------------------------------------------------------------------
-    def token(self, request: Request) -> Response:
-        """RingCentral's JWT grant: Basic client credentials plus the app's JWT as the assertion."""
+    # --- OAuth: JWT grant, refresh, revoke --------------------------------------------------------
+    def _app(self, request: Request) -> dict[str, Any] | Response:
+        """The RC app the Basic credentials name, or the token endpoint's refusal."""
         credentials = _basic_credentials(request)
         if credentials is None:
             return oauth_error(401, "invalid_client", "OAU-123", "Invalid Authorization header value")
@@ -504,20 +544,183 @@ class RingCentralService(Service):
                     if _same(str(a["clientId"]), client_id) and _same(str(a["clientSecret"]), secret)), None)
         if app is None:
             return oauth_error(401, "invalid_client", "OAU-146", "Invalid client credentials")
+        return app
+
+    def token(self, request: Request) -> Response:
+        """RingCentral's token endpoint: the JWT grant (the app's JWT as the assertion) and the
+        refresh-token grant (single use: RingCentral's "Using access tokens" guide), both with Basic
+        client credentials, as the `ringcentral` SDK sends them."""
+        app = self._app(request)
+        if isinstance(app, Response):
+            return app
         form = request.form()
-        if form.get("grant_type") != JWT_GRANT:
-            return oauth_error(400, "unsupported_grant_type", "OAU-125", "Grant type is not allowed for application.")
-        if not _same(form.get("assertion", ""), str(app["jwt"])):
-            return oauth_error(400, "invalid_grant", "OAU-140", "Invalid resource owner credentials.")
+        grant = form.get("grant_type")
+        if grant == JWT_GRANT:
+            if not _same(form.get("assertion", ""), str(app["jwt"])):
+                return oauth_error(400, "invalid_grant", "OAU-140", "Invalid resource owner credentials.")
+            return self._issue(app, secrets.token_hex(16))
+        if grant == REFRESH_GRANT:
+            with self.state.lock:
+                session = self._refresh_tokens.pop(form.get("refresh_token", ""), None)
+            if session is None or session.client_id != str(app["clientId"]) or session.expires <= time.time():
+                # The code and text are the sandbox's guess: RingCentral documents no body for this refusal.
+                return oauth_error(400, "invalid_grant", "OAU-211", "Token is revoked or expired.")
+            return self._issue(app, session.sid)
+        return oauth_error(400, "unsupported_grant_type", "OAU-125", "Grant type is not allowed for application.")
+
+    def _issue(self, app: dict[str, Any], sid: str) -> Response:
+        """A token answer in the shape of RingCentral's JWT-flow guide; `sid` ties the access token and
+        its refresh token to one OAuth session, which a revoke ends as a whole."""
         lifetime = float(self.state.settings["tokenLifetime"])
-        access = self.state.tokens.issue(RC_AUDIENCE, str(app["clientId"]), lifetime=lifetime, scope=SCOPE)
+        client_id = str(app["clientId"])
+        access = self.state.tokens.issue(RC_AUDIENCE, client_id, lifetime=lifetime, scope=SCOPE, sid=sid)
+        refresh = secrets.token_urlsafe(32)
+        with self.state.lock:
+            self._refresh_tokens[refresh] = _Session(sid, client_id, time.time() + REFRESH_TOKEN_LIFETIME)
         return Response.json(200, {
             "access_token": access,
             "token_type": "bearer",
             "expires_in": int(lifetime),
-            "refresh_token": secrets.token_urlsafe(32),
+            "refresh_token": refresh,
             "refresh_token_expires_in": REFRESH_TOKEN_LIFETIME,
             "scope": SCOPE,
             "owner_id": str(app.get("ownerId", DEFAULT_OWNER_ID)),
             "endpoint_id": secrets.token_urlsafe(16),
         }, {"Cache-Control": "no-store", "Pragma": "no-cache"})
+
+    def revoke(self, request: Request) -> Response:
+        """`POST /restapi/oauth/revoke`: `token` (access or refresh, in the body or the query) ends its
+        whole OAuth session (RingCentral's API reference, revokeToken). An unknown token is answered
+        200 too (RFC 7009 §2.2; RingCentral's own answer to it is unverified)."""
+        app = self._app(request)
+        if isinstance(app, Response):
+            return app
+        token = request.form().get("token") or request.query.get("token") or ""
+        claims = self.state.tokens.claims_of(token, RC_AUDIENCE) if token else None
+        with self.state.lock:
+            session = self._refresh_tokens.get(token)
+            sid = session.sid if session is not None else (claims or {}).get("sid")
+            if isinstance(sid, str):
+                self.state.tokens.revoke_session(sid)
+                for key in [k for k, s in self._refresh_tokens.items() if s.sid == sid]:
+                    del self._refresh_tokens[key]
+        return Response.empty(200)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """An RFC 7644 §3.9 attribute selection: `include` (only these, plus `id` and `schemas`, which are
+    always returned) or else `exclude`; each path is (top-level key, sub-attribute or None)."""
+
+    include: tuple[tuple[str, str | None], ...]
+    exclude: tuple[tuple[str, str | None], ...]
+
+    @classmethod
+    def parse(cls, attributes: Any, excluded: Any) -> Selection | None:
+        include, exclude = _paths(attributes), _paths(excluded)
+        return cls(include, exclude) if include or exclude else None
+
+    def apply(self, user: dict[str, Any]) -> dict[str, Any]:
+        if self.include:
+            out = {k: user[k] for k in ("schemas", "id") if k in user}
+            for top, sub in self.include:
+                key = _user_key(user, top)
+                if key is None:
+                    continue
+                if sub is None:
+                    out[key] = copy.deepcopy(user[key])
+                else:
+                    _merge_sub(out, key, user[key], sub)
+            return out
+        out = copy.deepcopy(user)
+        for top, sub in self.exclude:
+            key = _user_key(out, top)
+            if key is None or key in ("id", "schemas"):
+                continue
+            if sub is None:
+                del out[key]
+            else:
+                for part in (out[key] if isinstance(out[key], list) else [out[key]]):
+                    if isinstance(part, dict):
+                        for name in [n for n in part if n.lower() == sub.lower()]:
+                            del part[name]
+        return out
+
+
+def _paths(raw: Any) -> tuple[tuple[str, str | None], ...]:
+    """`userName,name.givenName,urn:…:enterprise:2.0:User:department` (a string, or a list in a
+    SearchRequest) as (key, sub) pairs; the core schema URN prefix is dropped."""
+    items = raw if isinstance(raw, list) else str(raw or "").split(",")
+    out: list[tuple[str, str | None]] = []
+    for item in (str(i).strip() for i in items):
+        if not item:
+            continue
+        if item.lower().startswith(ENTERPRISE_USER.lower()):
+            rest = item[len(ENTERPRISE_USER):].lstrip(":")
+            out.append((ENTERPRISE_USER, rest or None))
+            continue
+        if item.lower().startswith(CORE_USER.lower() + ":"):
+            item = item[len(CORE_USER) + 1:]
+        top, _, sub = item.partition(".")
+        out.append((top, sub or None))
+    return tuple(out)
+
+
+def _user_key(user: dict[str, Any], name: str) -> str | None:
+    """The key of `user` spelled `name` in any case (attribute names are case-insensitive)."""
+    return next((k for k in user if k.lower() == name.lower()), None)
+
+
+def _merge_sub(out: dict[str, Any], key: str, value: Any, sub: str) -> None:
+    """Copy only sub-attribute `sub` of `value` (an object, or each item of a list) into `out[key]`."""
+    if isinstance(value, dict):
+        name = _user_key(value, sub)
+        if name is not None:
+            out.setdefault(key, {})[name] = copy.deepcopy(value[name])
+    elif isinstance(value, list):
+        items = out.setdefault(key, [{} for _ in value])
+        for item, kept in zip(value, items, strict=False):
+            name = _user_key(item, sub) if isinstance(item, dict) else None
+            if name is not None:
+                kept[name] = copy.deepcopy(item[name])
+
+
+@dataclass(frozen=True)
+class _Session:
+    """One RingCentral OAuth session, as a refresh token knows it."""
+
+    sid: str
+    client_id: str
+    expires: float
+
+
+def _place(address: dict[str, Any] | None) -> tuple[Any, Any]:
+    """What RingCentral's address check looks at: (country, state)."""
+    return (None, None) if address is None else (address.get("country"), address.get("region"))
+
+
+def prefers_json(accept: str | None) -> bool:
+    """Whether an Accept header ranks `application/json` above `application/scim+json`.
+
+    RingCentral's spec lists both media types for every SCIM answer; RFC 7644 §3.1 makes
+    `application/scim+json` the default, so only a client that asks for plain JSON (the `ringcentral`
+    SDK reads `json_dict()` only from `application/json`) gets it."""
+    if not accept:
+        return False
+    ranks = {"application/json": 0.0, "application/scim+json": 0.0}
+    for part in accept.split(","):
+        media, *params = (p.strip() for p in part.split(";"))
+        quality = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        media = media.lower()
+        for wanted in ranks:
+            if media in (wanted, "application/*", "*/*"):
+                specific = 0.001 if media == wanted else 0.0  # an exact range beats a wildcard of equal q
+                ranks[wanted] = max(ranks[wanted], quality + specific if quality else 0.0)
+    return ranks["application/json"] > ranks["application/scim+json"]

@@ -32,6 +32,7 @@ class SandboxState:
         self.device_codes: dict[str, dict[str, Any]] = {}
         self._scim_index: dict[str, dict[str, Any]] = {}
         self._graph_index: dict[str, tuple[str, dict[str, Any]]] = {}
+        self._last_scim_id = 0  # the highest SCIM id ever held: ids are never handed out twice
         self.reindex()
 
     # --- sections -------------------------------------------------------------------------------
@@ -52,12 +53,23 @@ class SandboxState:
         """Rebuild the id indexes; call after changing the tenant document directly."""
         with self.lock:
             self._scim_index = {u["id"]: u for u in self.scim_users}
+            self._last_scim_id = max([self._last_scim_id, *(_numeric(u["id"]) for u in self.scim_users)])
             graph = self.graph
             index: dict[str, tuple[str, dict[str, Any]]] = {}
             for section, kind in (("users", "user"), ("deletedUsers", "deletedUser"), ("groups", "group")):
                 for obj in graph[section]:
                     index[obj["id"]] = (kind, obj)
             self._graph_index = index
+
+    def new_scim_id(self, step: int = 1000, first: int = 1271136020) -> str:
+        """A fresh extension id, above every id held so far (deleted users' included): RingCentral
+        never reuses an extension id; a deleted user's extension becomes an unassigned one (RC-MED).
+        The step of 1000 mimics the spacing of the ids in RingCentral's examples."""
+        with self.lock:
+            held = max((_numeric(u["id"]) for u in self.scim_users), default=0)  # users added behind our back
+            highest = max(self._last_scim_id, held)
+            self._last_scim_id = highest + step if highest else first
+            return str(self._last_scim_id)
 
     def scim_user(self, user_id: str) -> dict[str, Any] | None:
         return self._scim_index.get(user_id)
@@ -66,6 +78,7 @@ class SandboxState:
         with self.lock:
             self.scim_users.append(user)
             self._scim_index[user["id"]] = user
+            self._last_scim_id = max(self._last_scim_id, _numeric(user["id"]))
 
     def remove_scim_user(self, user_id: str) -> dict[str, Any] | None:
         with self.lock:
@@ -102,3 +115,9 @@ class SandboxState:
         """The tenant file as it stands now, `sandbox` section included."""
         with self.lock:
             return copy.deepcopy(self.tenant)
+
+
+def _numeric(user_id: Any) -> int:
+    """A SCIM id as a number, 0 for an id that is not numeric (a tenant file may hold any string)."""
+    text = str(user_id)
+    return int(text) if text.isdigit() else 0

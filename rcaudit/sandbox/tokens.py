@@ -37,6 +37,7 @@ class TokenIssuer:
         self._key = secrets.token_bytes(32)
         self.lifetime = lifetime
         self._generation = 0
+        self._revoked: set[str] = set()  # session ids (`sid` claims) ended by a revoke
         self._lock = threading.Lock()
 
     def issue(self, audience: str, subject: str, lifetime: float | None = None, **claims: Any) -> str:
@@ -68,7 +69,22 @@ class TokenIssuer:
             return TokenCheck(None, "invalid")
         if claims.get("gen") != self._generation or float(claims["exp"]) <= time.time():
             return TokenCheck(None, "expired")
+        if claims.get("sid") in self._revoked:
+            return TokenCheck(None, "invalid")
         return TokenCheck(claims, None)
+
+    def claims_of(self, token: str, audience: str) -> dict[str, Any] | None:
+        """The claims of a token this issuer signed, expired or not (a revoke names either kind)."""
+        try:
+            return jwt.decode(token, self._key, algorithms=["HS256"], audience=audience,
+                              options={"verify_exp": False, "verify_iat": False, "verify_nbf": False})
+        except jwt.PyJWTError:
+            return None
+
+    def revoke_session(self, sid: str) -> None:
+        """Every token of session `sid` is now invalid (RingCentral's `/restapi/oauth/revoke`)."""
+        with self._lock:
+            self._revoked.add(sid)
 
     def expire_all(self) -> None:
         """Every token issued so far is now expired (the `expire_tokens` fault)."""
