@@ -16,6 +16,7 @@ from browser import CHROMIUM, NEEDS_CHROMIUM, static_problems, visit
 
 from rcaudit.audit_run import audit
 from rcaudit.config import Settings
+from rcaudit.errors import NotebookError
 from rcaudit.report import export_html
 
 WIDGET_CELL = """\
@@ -80,7 +81,8 @@ def test_widget_state_is_stripped_from_the_saved_notebook_and_the_report(tmp_pat
     source = tmp_path / "widget.ipynb"
     nbformat.write(nb, str(source))
     folder = tmp_path / "run"
-    audit(settings=Settings.from_env(), source="sandbox", out=str(folder), notebook=source, fail_on="none")
+    with pytest.raises(NotebookError, match=r"no summary\.json"):  # this notebook writes none: an unfinished run
+        audit(settings=Settings.from_env(), source="sandbox", out=str(folder), notebook=source, fail_on="none")
     saved = nbformat.read(str(folder / "audit.ipynb"), as_version=4)
     assert "widgets" not in saved.metadata
     assert not [m for c in saved.cells for o in c.get("outputs", []) for m in o.get("data", {}) if "widget" in m]
