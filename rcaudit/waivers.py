@@ -25,7 +25,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -127,7 +127,9 @@ def _yaml_loader() -> type:
             entry.line = node.start_mark.line + 1
             return entry
 
-    Loader.add_constructor("tag:yaml.org,2002:timestamp", lambda loader, node: loader.construct_scalar(node))
+    # the timestamp tag is only ever resolved on a scalar node: the cast states what PyYAML's stubs cannot
+    Loader.add_constructor("tag:yaml.org,2002:timestamp",
+                           lambda loader, node: loader.construct_scalar(cast("yaml.ScalarNode", node)))
     Loader.add_constructor("tag:yaml.org,2002:map", Loader.construct_mapping)
     return Loader
 

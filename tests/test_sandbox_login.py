@@ -6,6 +6,7 @@ MSAL caches 400/429/5xx answers per app instance, so every test builds its own a
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 import time
 from typing import Any
@@ -15,7 +16,9 @@ import msal
 import pytest
 import requests
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from rcaudit.sandbox import Sandbox, builtin_tenant
 from rcaudit.sandbox.tls import client_certificate
@@ -318,6 +321,35 @@ def test_client_assertions_are_verified(sandbox: Sandbox, http: requests.Session
     body = _assert_entra_error(answer, 401, "invalid_client", code)
     assert words in body["error_description"]
     assert assertion not in answer.text
+
+
+def _ec_certificate() -> str:
+    """A self-signed certificate with an EC key: a registration whose key cannot check RS256/PS256."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ec client")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=30)).sign(key, hashes.SHA256()))
+    return cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def test_assertion_against_a_non_rsa_certificate_fails_signature_not_500(stranger: tuple[str, str]) -> None:
+    """An RS256 assertion checked against a registered EC certificate is Entra's 700027, not a sandbox 500."""
+    tenant = builtin_tenant()
+    ec_pem = _ec_certificate()
+    tenant["sandbox"] = {"clients": [{"clientId": "ec-client", "secret": "s", "certificatePem": ec_pem,
+                                      "privateKeyPem": stranger[1]}]}
+    with Sandbox(tenant) as sandbox:
+        http = requests.Session()
+        http.trust_env = False
+        http.verify = str(sandbox.ca_file)
+        assertion = _assertion(sandbox, key=stranger[1], headers={"x5t": _x5t(ec_pem)})
+        answer = http.post(_token_url(sandbox), data={
+            "client_id": "ec-client", "grant_type": "client_credentials", "scope": GRAPH_DEFAULT[0],
+            "client_assertion_type": ASSERTION_TYPE, "client_assertion": assertion})
+        body = _assert_entra_error(answer, 401, "invalid_client", 700027)
+        assert "signature validation" in body["error_description"]
 
 
 # --- raw device code flow -----------------------------------------------------------------------------

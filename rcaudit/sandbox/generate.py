@@ -15,7 +15,7 @@ import random
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from ..vocabulary import CORE_USER as CORE
 from ..vocabulary import DEFAULT_ACCESS_ROLE, ENTERPRISE
@@ -57,6 +57,15 @@ class TruthRow:
     entra_id: str
     scim_id: str
     attribute: str = ""
+
+
+class _GraphGroup(TypedDict):
+    """A Graph group as the generator builds it: typed so that `members` stays a list it can append to."""
+
+    id: str
+    displayName: str
+    members: list[str]
+    createdDateTime: str
 
 
 @dataclass(frozen=True)
@@ -457,13 +466,15 @@ class _Generator:
         long_ago = self.now - dt.timedelta(days=2 * 365)
 
         # groups: assigned groups per department, one nested group, some unassigned groups
-        assigned_groups = {dept: {"id": self.uuid(), "displayName": f"RingCentral - {dept}", "members": [],
-                                  "createdDateTime": _iso(long_ago - dt.timedelta(days=30))}
-                           for dept in [*DEPARTMENTS, "Executive"]}
-        nested = {"id": self.uuid(), "displayName": "RingCentral - Contractors (nested)", "members": [],
-                  "createdDateTime": _iso(long_ago)}
+        assigned_groups: dict[str, _GraphGroup] = {
+            dept: {"id": self.uuid(), "displayName": f"RingCentral - {dept}", "members": [],
+                   "createdDateTime": _iso(long_ago - dt.timedelta(days=30))}
+            for dept in [*DEPARTMENTS, "Executive"]}
+        nested: _GraphGroup = {"id": self.uuid(), "displayName": "RingCentral - Contractors (nested)", "members": [],
+                              "createdDateTime": _iso(long_ago)}
         assigned_groups["Customer Support"]["members"].append(nested["id"])
-        all_staff = {"id": self.uuid(), "displayName": "All Staff", "members": [], "createdDateTime": _iso(long_ago)}
+        all_staff: _GraphGroup = {"id": self.uuid(), "displayName": "All Staff", "members": [],
+                                  "createdDateTime": _iso(long_ago)}
         group_assigned_at = {g["id"]: self.moment(long_ago, long_ago + dt.timedelta(days=20))
                              for g in assigned_groups.values()}
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import collections
 import datetime as dt
+import functools
 import hashlib
 import re
 import secrets
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
-from .http_server import Request, Response, Router
+from .http_server import Handler, Request, Response, Router
 from .odata import (
     MAX_EXPAND_PAGE,
     ODataError,
@@ -159,7 +160,7 @@ def graph_error(status: int, code: str, message: str, headers: dict[str, str] | 
     return Response.json(status, body, headers, content_type="application/json")
 
 
-def register_graph(router: Router, state: SandboxState) -> None:
+def register_graph(router: Router[Handler], state: SandboxState) -> None:
     """Add the `/v1.0/…` routes."""
     api = GraphApi(state)
     router.add("GET", r"/v1\.0/.*", api.handle)
@@ -197,7 +198,7 @@ class GraphApi:
         self.state = state
         self._key = secrets.token_bytes(32)  # signs $skiptoken values for this sandbox run only
         self._started = dt.datetime.now(dt.UTC)
-        self.routes = Router()
+        self.routes: Router[Callable[..., dict[str, Any]]] = Router()
         sp = r"/servicePrincipals(?:/(?P<sp>[^/()]+)|\(appId='(?P<app>[^']*)'\))"
         jobs = sp + "/synchronization/jobs"
         # A derived-type cast: Graph takes `microsoft.graph.user` and the SDKs' short `graph.user` alike.
@@ -734,6 +735,16 @@ def _event_time(event: dict[str, Any]) -> dt.datetime:
         return _EPOCH
 
 
+def _time_test(event: dict[str, Any], op: str, moment: dt.datetime) -> bool:
+    """One `activityDateTime op moment` clause; an event without a time never matches."""
+    return compare(_event_time(event), op, moment) if event.get("activityDateTime") else False
+
+
+def _text_test(event: dict[str, Any], prop: str, value: str) -> bool:
+    """One `prop eq 'value'` clause on a text property."""
+    return event.get(prop) == value
+
+
 def provisioning_filter(raw: str | None) -> Callable[[dict[str, Any]], bool]:
     """A predicate for `/auditLogs/provisioning?$filter=…`: activityDateTime comparisons with bare ISO
     datetimes, and `eq` on jobId, cycleId, changeId or id with quoted strings, joined by `and`."""
@@ -752,11 +763,10 @@ def provisioning_filter(raw: str | None) -> Callable[[dict[str, Any]], bool]:
             if op not in ("eq", "gt", "lt"):  # what Graph documents for this list: eq, contains, gt, lt
                 raise ODataError(f"Invalid filter clause: the operator '{clause.op}' is not supported on "
                                  "activityDateTime; use eq, gt or lt.")
-            tests.append(lambda e, op=op, moment=moment: compare(_event_time(e), op, moment)
-                         if e.get("activityDateTime") else False)
+            tests.append(functools.partial(_time_test, op=op, moment=moment))
         elif prop in PROVISIONING_TEXT_FILTERS and clause.op == "eq" and clause.quoted:
             value = clause.value
-            tests.append(lambda e, prop=prop, value=value: e.get(prop) == value)
+            tests.append(functools.partial(_text_test, prop=prop, value=value))
         else:
             raise ODataError(f"Invalid filter clause: the sandbox supports activityDateTime gt|lt|eq <datetime> "
                              f"and {'|'.join(PROVISIONING_TEXT_FILTERS)} eq '<value>', joined by 'and'; got "

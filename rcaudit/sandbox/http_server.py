@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Generic, Literal, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
 from .faults import FaultSet
@@ -89,18 +89,20 @@ class HttpError(Exception):
 
 
 Handler = Callable[..., Response]
+H = TypeVar("H", bound=Callable[..., Any])
 
 
-class Router:
-    """Routes (method, path) to handlers; path patterns are regexes with named groups."""
+class Router(Generic[H]):
+    """Routes (method, path) to handlers; path patterns are regexes with named groups. Generic in the
+    handler type: the services route to `Handler`s, Graph's inner router to handlers returning a JSON body."""
 
     def __init__(self) -> None:
-        self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
+        self._routes: list[tuple[str, re.Pattern[str], H]] = []
 
-    def add(self, method: str, pattern: str, handler: Handler) -> None:
+    def add(self, method: str, pattern: str, handler: H) -> None:
         self._routes.append((method.upper(), re.compile(pattern + r"\Z"), handler))
 
-    def match(self, method: str, path: str) -> tuple[Handler, dict[str, str]] | bool | None:
+    def match(self, method: str, path: str) -> tuple[H, dict[str, str]] | Literal[False] | None:
         """The handler and its path groups; False when the path exists for another method only."""
         path_known = False
         for route_method, pattern, handler in self._routes:
@@ -118,7 +120,7 @@ class Service:
     name = "service"
 
     def __init__(self, faults: FaultSet) -> None:
-        self.router = Router()
+        self.router: Router[Handler] = Router()
         self.faults = faults
 
     def not_found(self, request: Request) -> Response:

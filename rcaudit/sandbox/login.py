@@ -29,7 +29,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from .http_server import HttpError, Request, Response, Router
+from .http_server import Handler, HttpError, Request, Response, Router
 from .state import SandboxState
 from .tokens import GRAPH_AUDIENCE
 
@@ -200,8 +200,11 @@ class _Login:
                           f"application. [Reason - The key was not found., Thumbprint of key used by client: "
                           f"'{used}', Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see "
                           f"configured keys for app Id '{client_id}'.]")
+        key = cert.public_key()
+        if not isinstance(key, rsa.RSAPublicKey):  # RS256/PS256 only verify with RSA: anything else fails signature
+            raise invalid(700027, "Client assertion failed signature validation.")
         try:
-            claims = jwt.decode(assertion, cert.public_key(), algorithms=ASSERTION_ALGORITHMS,
+            claims = jwt.decode(assertion, key, algorithms=ASSERTION_ALGORITHMS,
                                 options={"verify_aud": False, "verify_exp": False, "verify_iat": False,
                                          "verify_nbf": False})
         except jwt.PyJWTError:
@@ -209,7 +212,8 @@ class _Login:
         if str(claims.get("iss", "")).lower() != client_id.lower() or \
                 str(claims.get("sub", "")).lower() != client_id.lower():
             raise invalid(700021, "Client assertion application identifier doesn't match 'client_id' parameter.")
-        audiences = claims.get("aud") if isinstance(claims.get("aud"), list) else [claims.get("aud")]
+        aud = claims.get("aud")
+        audiences = aud if isinstance(aud, list) else [aud]
         accepted = {token_url.lower(), f"{request.base_url}/{self.tenant_id}/oauth2/v2.0/token".lower(),
                     self._issuer(request).lower()}
         if not any(str(aud).lower() in accepted for aud in audiences):
@@ -497,7 +501,7 @@ def _iso(epoch: Any) -> str:
     return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.0000000Z")
 
 
-def register_login(router: Router, state: SandboxState) -> None:
+def register_login(router: Router[Handler], state: SandboxState) -> None:
     """Add the OIDC discovery, token and device-code routes."""
     login = _Login(state)
     tenant = r"/(?P<tenant>[^/]+)"

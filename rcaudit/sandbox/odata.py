@@ -14,7 +14,7 @@ import hmac
 import json
 import operator
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
@@ -105,7 +105,7 @@ def parse_expand(raw: str | None, navigations: Iterable[str], type_name: str) ->
     return expanded
 
 
-def context_selection(select: Sequence[str] | None, expand: dict[str, Sequence[str] | None]) -> str:
+def context_selection(select: Sequence[str] | None, expand: Mapping[str, Sequence[str] | None]) -> str:
     """The `(a,b,manager(c))` part of an `@odata.context` URL; empty when nothing narrows it."""
     if select is None:
         return ""

@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from .faults import FaultSet
 from .http_server import RunningServer
 from .services import EntraService, RingCentralService
 from .state import SandboxState
@@ -115,7 +116,7 @@ class Sandbox:
         return dict(self.state.settings["rcApps"][0])
 
     @property
-    def faults(self):  # type: ignore[no-untyped-def]
+    def faults(self) -> FaultSet:
         return self.state.faults
 
     def _write_client_files(self) -> None:

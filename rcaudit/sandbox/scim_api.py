@@ -622,7 +622,7 @@ class Selection:
 
     def apply(self, user: dict[str, Any]) -> dict[str, Any]:
         if self.include:
-            out = {k: user[k] for k in ("schemas", "id") if k in user}
+            out: dict[str, Any] = {k: user[k] for k in ("schemas", "id") if k in user}
             for top, sub in self.include:
                 key = _user_key(user, top)
                 if key is None:
