@@ -48,6 +48,8 @@ CREDENTIAL_NAME = re.compile(r"secret|token|passw|pwd|jwt|key|credential|asserti
 PATH_PARAMETERS = ("waiver_file", "mapping_file", "sandbox_tenant")
 # Set by `rcaudit audit` itself (each has its own option).
 RESERVED = ("source", "run_folder", "snapshot", "mask_pii", "fail_on")
+# Only `rcaudit demo` serves a sandbox: given to `rcaudit audit` (the environment) they would be ignored.
+SANDBOX_ONLY = ("sandbox_users", "sandbox_seed", "sandbox_tenant", "sandbox_profile", "sandbox_job_status")
 # Bounds the parameters cell cannot say: (minimum, allowed values).
 LIMITS: dict[str, tuple[float | None, tuple[str, ...]]] = {
     "grace_minutes": (0, ()), "top_rows": (1, ()), "sandbox_users": (0, ()), "sandbox_seed": (0, ()),
@@ -161,6 +163,9 @@ def check_parameters(given: Iterable[tuple[str, str, bool]], settings: Settings,
     out: dict[str, Any] = {}
     for name, text, raw in given:
         _refuse_credential(name, text, secrets_)
+        if name in reserved and name in SANDBOX_ONLY:
+            raise ConfigError(f"-p/-r {name}: only `rcaudit demo` serves a sandbox (its --users, --seed, --tenant, "
+                              "--schema-profile, --job-status); `rcaudit audit` reads the environment")
         if name in reserved:
             raise ConfigError(f"-p/-r {name}: set it with its own option (--out, --snapshot, --fail-on, "
                               "--mask-pii); the source of `rcaudit audit` is always the environment")

@@ -235,13 +235,24 @@ def reset_apps() -> None:
 
 
 def _build(factory: Callable[[], msal.ClientApplication], authority: str) -> msal.ClientApplication:
-    """Construct an app: MSAL runs OIDC discovery right here, so network and authority errors surface now."""
+    """Construct an app: MSAL runs OIDC discovery right here, so network and authority errors surface now.
+
+    The discovery document names the endpoints MSAL will post the client's credentials to: any of them on
+    another server than the authority (RCAUDIT_AUTHORITY) is refused before a credential is sent."""
     try:
-        return factory()
+        app = factory()
     except ValueError as exc:
         raise AuthError(f"cannot use the Entra authority {authority}: {str(exc).splitlines()[0]}") from None
     except requests.RequestException as exc:
         raise AuthError(f"cannot reach the Entra authority {authority}: {type(exc).__name__}") from None
+    discovered = getattr(app, "authority", None)
+    for name in ("token_endpoint", "device_authorization_endpoint", "authorization_endpoint"):
+        endpoint = getattr(discovered, name, None)
+        if endpoint and origin(str(endpoint)) != origin(authority):
+            raise AuthError(f"the Entra authority {describe_origin(authority)} names its {name} on "
+                            f"{describe_origin(str(endpoint))}: refused, no credential is sent to another server "
+                            "(check RCAUDIT_AUTHORITY)")
+    return app
 
 
 def confidential_app(settings: Settings, session: requests.Session | None = None) -> msal.ConfidentialClientApplication:
@@ -325,6 +336,9 @@ class GraphAuth:
                 result = confidential_app(self.settings, self.session).acquire_token_for_client(scopes=GRAPH_SCOPES)
         except requests.RequestException as exc:
             raise AuthError(f"cannot reach the Entra token endpoint: {type(exc).__name__}") from None
+        except ValueError:  # MSAL read a body that is not JSON: a redirect (never followed), an error page
+            raise AuthError("the Entra token endpoint did not answer with a token response (not JSON: a redirect, "
+                            "which rcaudit never follows, or an error page); check RCAUDIT_AUTHORITY") from None
         if "access_token" not in result:
             raise _refusal(result, "Entra", self.settings.graph_auth)
         return str(result["access_token"])

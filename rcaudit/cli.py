@@ -83,11 +83,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_audit(args: argparse.Namespace) -> int:
     """Check -p/-r against the notebook's parameters cell (names, types, ranges, no credentials), then audit."""
-    from .audit_run import audit, check_parameters
+    from .audit_run import RESERVED, SANDBOX_ONLY, audit, check_parameters
 
     settings = Settings.from_env()
     given = [(name, value, False) for name, value in args.parameter] + [(name, value, True) for name, value in args.raw]
-    params = check_parameters(given, settings)
+    params = check_parameters(given, settings, reserved=(*RESERVED, *SANDBOX_ONLY))
     return audit(settings=settings, source="environment", out=args.out, snapshot=args.snapshot,
                  params=params, fail_on=args.fail_on, mask_pii=args.mask_pii, log_cells=True)
 

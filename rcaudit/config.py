@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -39,12 +40,17 @@ def describe_origin(url: str) -> str:
 
 
 def require_https(url: str, setting: str | None = None) -> None:
-    """Refuse anything but an https URL with a host: credentials never travel in clear text."""
+    """Refuse anything but an https URL with a host, and one carrying a user or password (requests would send
+    those as Basic credentials instead of the token): credentials never travel in clear text or astray."""
     scheme, host, _ = origin(url)
+    where = f"{setting}: " if setting else ""
     if scheme != "https" or not host:
-        where = f"{setting}: " if setting else ""
         raise ConfigError(f"{where}refusing {describe_origin(url) if host else repr(url.split('?')[0])}: rcaudit only "
                           "talks HTTPS (credentials must never travel in clear text)")
+    parts = urlsplit(url)
+    if parts.username is not None or parts.password is not None:
+        raise ConfigError(f"{where}refusing {describe_origin(url)} with a user name or password in the URL: give "
+                          "credentials only in their own settings")
 
 
 def _get(env: Mapping[str, str], name: str) -> str | None:
@@ -60,8 +66,8 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
         seconds = float(value)
     except ValueError:
         raise ConfigError(f"{name}={value!r}: expected a number of seconds") from None
-    if seconds < 0:
-        raise ConfigError(f"{name}={value!r}: must not be negative")
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ConfigError(f"{name}={value!r}: expected a finite, non-negative number of seconds")
     return seconds
 
 

@@ -20,6 +20,7 @@ import requests
 from .auth import GraphAuth
 from .config import Settings, describe_origin, origin
 from .errors import AuthError, FetchError, PermissionDenied, RateLimited
+from .http import redirect_target
 from .vocabulary import SYNC_SETTING_KEYS
 
 # Application permissions per read (the least privileged that works; Directory.Read.All also covers most).
@@ -168,6 +169,9 @@ class GraphClient:
             return RateLimited(f"Graph {endpoint}: still throttled (HTTP 429) after {tries} attempt(s)",
                                response=answer, endpoint=endpoint, code=code, detail=detail)
         suffix = f" after {tries} attempt(s)" if tries > 1 else ""
+        if 300 <= status < 400:
+            return FetchError(f"Graph {endpoint}: HTTP {status}, a redirect{redirect_target(answer)}: rcaudit never "
+                              "follows redirects", response=answer, endpoint=endpoint, code=code, detail=detail)
         return FetchError(f"Graph {endpoint}: {detail}{suffix}", response=answer, endpoint=endpoint, code=code,
                           detail=detail)
 
@@ -177,12 +181,18 @@ class GraphClient:
         """Each page's `value`; `@odata.nextLink` is followed exactly as Graph wrote it."""
         url = path if "://" in path.split("?")[0] else f"{self.settings.graph_url}{path}"
         page = self.get(url, params, permission=permission)
+        followed: set[str] = set()
         while True:
             yield list(page.get("value", []))
             next_link = page.get("@odata.nextLink")
             if not next_link:
                 return
             next_link = str(next_link)
+            if next_link in followed:  # a loop would read the same pages forever and count them twice
+                endpoint = self._endpoint(url)
+                raise FetchError(f"Graph {endpoint}: @odata.nextLink repeats a page already read: the list cannot be "
+                                 "read to its end", endpoint=endpoint)
+            followed.add(next_link)
             if origin(next_link) != origin(url):
                 endpoint = self._endpoint(url)
                 raise FetchError(f"Graph {endpoint}: @odata.nextLink points at {describe_origin(next_link)}, "

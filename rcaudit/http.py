@@ -27,6 +27,7 @@ import contextlib
 import email.utils
 import hashlib
 import logging
+import math
 import os
 import random
 import shutil
@@ -45,8 +46,8 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from . import __version__
-from .config import require_https
-from .errors import REDACTED, SENSITIVE_FIELD, ConfigError
+from .config import describe_origin, require_https
+from .errors import REDACTED, SENSITIVE_FIELD, ConfigError, RateLimited
 
 DEFAULT_TIMEOUT = (10.0, 60.0)  # connect, read (seconds)
 USER_AGENT = f"rcaudit/{__version__}"
@@ -200,10 +201,12 @@ class _Group:
 
 
 def _header_number(headers: Any, name: str) -> float | None:
+    """A finite, non-negative number from a header (a NaN, an infinity or a negative one teaches nothing)."""
     try:
-        return float(headers[name])
+        value = float(headers[name])
     except (KeyError, TypeError, ValueError):
         return None
+    return value if math.isfinite(value) and value >= 0 else None
 
 
 class Pacer:
@@ -234,14 +237,23 @@ class Pacer:
         return max(0.0, until - self.clock.now())
 
     @contextlib.contextmanager
-    def slot(self, host: str, name: str | None, key: str = "") -> Iterator[_Group | None]:
-        """Wait until a request of group `name` may go, and hold the group until its answer is observed."""
+    def slot(self, host: str, name: str | None, key: str = "",
+             max_wait: float | None = None) -> Iterator[_Group | None]:
+        """Wait until a request of group `name` may go, and hold the group until its answer is observed.
+
+        A wait longer than `max_wait` (what is left of the request's retry budget) is not started: the service
+        asked for more patience than RCAUDIT_RETRY_MAX_SECONDS allows, which is a RateLimited error now rather
+        than a process that sleeps for a day."""
         if name is None:
             yield None
             return
         group = self.group(host, name, key)
         with group.lock:
             while (wait := self.delay(group)) > 0:
+                if max_wait is not None and wait > max_wait:
+                    raise RateLimited(f"{host} ({name} group) asks to wait {wait:.0f} s before the next request, "
+                                      f"beyond the {max_wait:.0f} s left of the retry budget "
+                                      "(RCAUDIT_RETRY_MAX_SECONDS)", endpoint=host)
                 level = logging.WARNING if wait >= NOTICEABLE_WAIT else logging.DEBUG
                 log.log(level, "pacing %s (%s group: %s requests per %s s): waiting %.1f s", host, name,
                         group.limit if group.limit is not None else "?", f"{group.window:g}" if group.window else "?",
@@ -319,6 +331,10 @@ class _Session(requests.Session):
         kwargs.setdefault("timeout", self._timeout)
         if kwargs["timeout"] is None:
             kwargs["timeout"] = self._timeout
+        # Never follow a redirect: a 3xx could hand credentials, personal data or a PATCH to another server, or
+        # answer a list from one. Neither Graph nor RingCentral redirects these APIs, so a 3xx is the final
+        # answer, and every client turns a status it did not ask for into an error.
+        kwargs["allow_redirects"] = False
         method_s = method.decode() if isinstance(method, bytes) else str(method)
         url_s = url.decode() if isinstance(url, bytes) else str(url)
         label = service or self.default_service
@@ -331,7 +347,8 @@ class _Session(requests.Session):
             attempt += 1
             error: requests.RequestException | None = None
             answer: requests.Response | None = None
-            with self.pacer.slot(host, rate_group, rate_key) as group:
+            budget_left = max(0.0, policy.max_total - (clock.now() - started))
+            with self.pacer.slot(host, rate_group, rate_key, max_wait=budget_left) as group:
                 sent = clock.now()
                 try:
                     answer = super().request(method_s, url_s, *args, **kwargs)
@@ -404,6 +421,12 @@ def make_session(ca_bundle: str | Path | None = None, timeout: tuple[float, floa
     session.mount("https://", adapter)
     session.mount("http://", _RefusePlainHttp())
     return session
+
+
+def redirect_target(answer: requests.Response) -> str:
+    """` to <scheme://host:port>` of a redirect's Location, for messages (never its path: it may carry tokens)."""
+    location = answer.headers.get("Location")
+    return f" to {describe_origin(location)}" if location and "://" in location else ""
 
 
 def stats_of(session: requests.Session) -> RequestStats:

@@ -191,6 +191,16 @@ def graph_user_properties(mappings: Iterable[AttributeMapping], extra: Iterable[
     return wanted
 
 
+def check_manager_reference(m: AttributeMapping) -> None:
+    """The manager is a reference (DESIGN.md "Manager"): only `[manager]` on the manager target is audited."""
+    is_manager = m.target.lower() == f"{ENTERPRISE}:manager".lower()
+    reads_manager = "manager" in m.references
+    if is_manager and m.direct_source != "manager":
+        raise MappingError(f"attribute {m.target}: only [manager] can be audited, not {m.expression!r}")
+    if reads_manager and not is_manager:
+        raise MappingError(f"attribute {m.target}: [manager] is a reference; only the manager target reads it")
+
+
 def check_graph_sources(mappings: Iterable[AttributeMapping], extra: Iterable[str] = (),
                         extra_where: str = "a scoping filter") -> None:
     """Refuse any source name Graph v1.0 cannot serve, naming it and the attribute (or filter) that reads it."""
@@ -442,6 +452,8 @@ def load_mapping_overrides(path: str | Path) -> tuple[bool, dict[str, AttributeM
     path = Path(path)
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError:
+        raise MappingError(f"{path}: not a text file (expected YAML in UTF-8)") from None
     except (OSError, yaml.YAMLError) as exc:
         raise MappingError(f"{path}: cannot read the mapping overrides: {exc}") from None
     if not isinstance(document, dict) or not isinstance(document.get("attributes", {}), dict):
@@ -460,16 +472,23 @@ def load_mapping_overrides(path: str | Path) -> tuple[bool, dict[str, AttributeM
         extra = set(spec) - {"expression", "matching_priority", "flow_type", "default_value"}
         if extra or not isinstance(spec.get("expression"), str) or not spec["expression"].strip():
             raise MappingError(f"{where}: give an expression string, or {{expression, matching_priority}}")
-        mapping = AttributeMapping(str(target), spec["expression"], int(spec.get("matching_priority") or 0),
+        priority = spec.get("matching_priority") or 0
+        if isinstance(priority, bool) or not isinstance(priority, int) or priority < 0:
+            raise MappingError(f"{where}.matching_priority: expected a whole number 0 or more, not {priority!r}")
+        mapping = AttributeMapping(str(target), spec["expression"], priority,
                                    str(spec.get("flow_type") or "Always"), spec.get("default_value"))
         try:
             compile_expression(spec["expression"], str(target))
             parse_target(str(target))
             check_graph_sources([mapping])
+            check_manager_reference(mapping)
         except MappingError as exc:
             raise MappingError(f"{where}: {exc.message}") from None
         overrides[str(target)] = mapping
-    return bool(document.get("replace", False)), overrides
+    replace = document.get("replace", False)
+    if not isinstance(replace, bool):  # YAML's "false" in quotes is a string, and bool("false") is True
+        raise MappingError(f"{path}: replace: expected true or false (unquoted), not {replace!r}")
+    return replace, overrides
 
 
 def apply_mapping_overrides(base: Iterable[AttributeMapping], replace: bool,

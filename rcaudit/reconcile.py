@@ -32,6 +32,7 @@ from .mapping import (
     ENTERPRISE,
     ON_PREMISES_EXTENSIONS,
     AttributeMapping,
+    check_manager_reference,
     declared_by,
     effective_mapping,
     graph_property,
@@ -280,7 +281,7 @@ def _plan(mapping: Iterable[AttributeMapping], snapshot: Snapshot, strict: bool,
             continue
         try:
             compiled = compile_expression(m.expression, m.target)
-            _check_references(m, compiled)
+            check_manager_reference(m)
         except MappingError as exc:
             if strict:
                 raise
@@ -300,14 +301,6 @@ def _plan(mapping: Iterable[AttributeMapping], snapshot: Snapshot, strict: bool,
         notes.append("RingCentral's /Schemas was not read: every mapped attribute is audited")
     return planned, not_audited, notes
 
-
-def _check_references(m: AttributeMapping, compiled: CompiledExpression) -> None:
-    """The manager is a reference: only `[manager]` on the manager target can be audited."""
-    is_manager = m.target.lower() == MANAGER.lower()
-    if is_manager and compiled.direct != "manager":
-        raise MappingError(f"attribute {m.target}: only [manager] can be audited, not {m.expression!r}")
-    if "manager" in compiled.references and not is_manager:
-        raise MappingError(f"attribute {m.target}: [manager] is a reference; only the manager target reads it")
 
 
 def _not_fetched(compiled: CompiledExpression, carried: set[str] | None, users: Sequence[dict[str, Any]],

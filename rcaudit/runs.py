@@ -21,8 +21,16 @@ def create_run_folder(outputs: Path, out: str | Path | None = None) -> Path:
         folder = Path(out).expanduser().resolve()
         if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
             raise ConfigError(f"--out {folder}: exists and is not an empty folder; choose a new one")
-        folder.mkdir(parents=True, exist_ok=True)
+        _make(folder, f"--out {folder}", exist_ok=True)
         return folder
     folder = outputs / new_run_id()
-    folder.mkdir(parents=True, exist_ok=False)
+    _make(folder, f"RCAUDIT_OUTPUTS={outputs}", exist_ok=False)
     return folder
+
+
+def _make(folder: Path, what: str, exist_ok: bool) -> None:
+    """mkdir -p, or a ConfigError naming the setting (a parent that is a file, no permission, a full disk)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=exist_ok)
+    except OSError as exc:
+        raise ConfigError(f"{what}: cannot create the run folder {folder}: {exc.strerror or exc}") from None

@@ -19,7 +19,7 @@ import requests
 from .auth import RingCentralToken
 from .config import Settings
 from .errors import AuthError, FetchError, PermissionDenied, RateLimited
-from .http import Retry
+from .http import Retry, redirect_target
 from .vocabulary import PATCH_OP
 
 LIGHT, HEAVY = "light", "heavy"  # RingCentral's rate groups for reads and writes
@@ -239,6 +239,10 @@ class ScimClient:
             return RateLimited(f"SCIM {endpoint}: still throttled (HTTP 429 {info}) after {tries} attempt(s)",
                                response=answer, endpoint=endpoint, code=info.code)
         suffix = f" after {tries} attempt(s)" if tries > 1 else ""
+        if 300 <= status < 400:
+            return FetchError(f"SCIM {endpoint}: HTTP {status}, a redirect{redirect_target(answer)}: rcaudit never "
+                              "follows redirects (a list or a write must come from RCAUDIT_SCIM_URL's server)",
+                              response=answer, endpoint=endpoint, code=info.code)
         return FetchError(f"SCIM {endpoint}: HTTP {status} {info}{suffix}", response=answer, endpoint=endpoint,
                           code=info.code)
 

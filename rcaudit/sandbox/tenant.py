@@ -171,6 +171,9 @@ def validate_tenant(data: Any, source: str = "tenant") -> None:
     job = graph.get("synchronizationJob")
     if job is not None:
         _expect(job, dict, source, "$.graph.synchronizationJob")
+        for part in ("schema", "status", "schedule"):
+            if job.get(part) is not None:
+                _expect(job[part], dict, source, f"$.graph.synchronizationJob.{part}")
     secrets = graph.get("synchronizationSecrets")
     if secrets is not None:
         _expect(secrets, list, source, "$.graph.synchronizationSecrets")
@@ -254,6 +257,8 @@ def load_tenant(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise TenantFileError(f"{path}: not a text file (expected JSON in UTF-8)") from None
     except OSError as exc:
         raise TenantFileError(f"{path}: cannot read: {exc.strerror or exc}") from exc
     try:
