@@ -12,8 +12,11 @@ def pytest_configure(config: pytest.Config) -> None:
     """Tests never reach a real tenant and never write into the project's outputs/.
 
     RCAUDIT_* settings a developer has exported are dropped (the notebooks' `source="auto"` would use
-    them), and run folders go to a temporary outputs root, notebooks run by nbval included.
+    them), and run folders and the user's config directory go to temporary ones, notebooks run by nbval
+    included.
     """
     for name in [n for n in os.environ if n.startswith("RCAUDIT_")]:
         del os.environ[name]
     os.environ["RCAUDIT_OUTPUTS"] = tempfile.mkdtemp(prefix="rcaudit-test-outputs-")
+    # the user's config directory (deactivation ledger, token cache, masking key) is never the real one
+    os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="rcaudit-test-config-")

@@ -3,7 +3,8 @@
 A dry run is the default; writing needs `apply=True` (`--apply`). Before anything is written the guards
 must pass: at most `max_changes` operations; deactivations only with `allow_deactivate`, and never more
 than 5 % of the target's active accounts, counting every account deactivated on the same RingCentral in the
-last 24 h (the journals of every run); an audit no older than `max_age_hours`; the environment points at the
+last 24 h (the journals of every run, and the user's ledger of every applied (de)activation, wherever its run
+folder is); an audit no older than `max_age_hours`; the environment points at the
 audited tenant and at the audited RingCentral (SCIM URL and JWT owner, recorded in the snapshot); no other
 apply holds the run folder's lock. An account whose re-read userName is not the audited one is not written.
 
@@ -50,6 +51,7 @@ from urllib.parse import urlsplit
 
 import pandas as pd
 
+from .auth import user_config_dir
 from .config import Settings
 from .errors import (
     ApplyError,
@@ -91,6 +93,7 @@ JOURNAL_FIELDS = ("time", "fix_id", "plan_id", "op_id", "scim_id", "entra_id", "
 STATUSES = ("applied", "skipped_stale", "failed", "dry_run")  # outcomes (the counts); `intent` precedes a request
 INTENT = "intent"
 WINDOW_HOURS = 24.0  # the deactivation share counts what was applied to the same RingCentral this long ago
+LEDGER_FILE = "deactivations.jsonl"  # in the user's config directory: every applied (de)activation, any run folder
 EXIT_OK, EXIT_FAILED, EXIT_ERROR = ExitCode.OK, ExitCode.FINDINGS, ExitCode.ERROR
 
 
@@ -173,14 +176,82 @@ def journals_for_window(run_folder: str | Path, outputs: Path | None) -> list[Pa
     return list(found)
 
 
+def ledger_path() -> Path:
+    """The user's (de)activation ledger: in rcaudit's config directory, so the 24 h count sees every apply of
+    this user whatever `--out` its run folder had (tests point XDG_CONFIG_HOME at a temporary directory)."""
+    return user_config_dir() / LEDGER_FILE
+
+
+def ledger_line(line: dict[str, Any]) -> dict[str, Any] | None:
+    """What the ledger keeps of an applied journal line: None unless it (de)activates an account."""
+    direction = "deactivate" if _is_deactivation(line) else "activate" if _is_activation(line) else ""
+    if line.get("status") != "applied" or not direction:
+        return None
+    return {"time": line.get("time"), "scim_url": line.get("scim_url") or "", "scim_id": line.get("scim_id"),
+            "direction": direction, "fix_id": line.get("fix_id"), "op_id": line.get("op_id")}
+
+
+def append_ledger(entry: dict[str, Any], path: Path | None = None) -> None:
+    """Append one entry, fsynced, to a file only the user can read and write (append-only: never rewritten)."""
+    path = path or ledger_path()
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        with contextlib.suppress(OSError):
+            os.fchmod(fd, 0o600)
+        os.write(fd, (json.dumps(entry, ensure_ascii=False, default=str) + "\n").encode("utf-8"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def ensure_ledger(path: Path | None = None) -> None:
+    """Refuse before anything is written when the ledger cannot be appended to: a (de)activation it missed
+    would escape the 24 h count of applies from other run folders."""
+    path = path or ledger_path()
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.close(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600))
+    except OSError as exc:
+        raise ConfigError(f"the deactivation ledger {path} cannot be written ({exc.strerror}): (de)activations "
+                          "are counted there over 24 h; make it writable or set XDG_CONFIG_HOME") from None
+
+
+def read_ledger(path: Path | None = None) -> tuple[list[dict[str, Any]], list[str]]:
+    """The ledger's entries (none when there is no ledger yet), and notes on what could not be read."""
+    path = path or ledger_path()
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return [], []
+    except OSError as exc:
+        return [], [f"the deactivation ledger {path} cannot be read ({exc.strerror}): its entries are not counted"]
+    entries: list[dict[str, Any]] = []
+    damaged = 0
+    for text in raw.decode("utf-8", errors="replace").splitlines():
+        if not text.strip():
+            continue
+        try:
+            entry = json.loads(text)
+        except json.JSONDecodeError:
+            entry = None
+        if isinstance(entry, dict) and entry.get("direction") in ("deactivate", "activate"):
+            entries.append(entry)
+        else:
+            damaged += 1
+    notes = [f"{damaged} damaged line(s) in the deactivation ledger {path}: not counted"] if damaged else []
+    return entries, notes
+
+
 def recent_deactivations(journals: list[Path], scim_url: str, now: dt.datetime,
-                         hours: float = WINDOW_HOURS) -> tuple[set[str], list[str]]:
+                         hours: float = WINDOW_HOURS, ledger: Path | None = None) -> tuple[set[str], list[str]]:
     """scim_ids of the accounts deactivated on `scim_url` in the last `hours` and not activated again since
-    (journals are the source of truth: every apply and rollback, whichever run folder), and notes on journals
-    read in part."""
+    (the journals of the run folders in reach, and the user's ledger for those elsewhere, de-duplicated by
+    op_id), and notes on journals or ledger lines read in part."""
     since = (now - dt.timedelta(hours=hours)).isoformat()
-    events: list[tuple[str, int, dict[str, Any]]] = []
+    events: dict[str, tuple[str, int, dict[str, Any]]] = {}  # op_id -> (time, order, ledger-form entry)
     notes: list[str] = []
+    order = 0
     for path in journals:
         try:
             journal = load_journal(path, strict=False)
@@ -188,17 +259,30 @@ def recent_deactivations(journals: list[Path], scim_url: str, now: dt.datetime,
             notes.append(f"{exc.message}: its deactivations are not counted")
             continue
         notes += [f"{d}: not counted" for d in journal.damaged]
-        events += [(str(line.get("time", "")), n, line) for n, line in enumerate(journal.lines)
-                   if line.get("status") == "applied"]
+        for line in journal.lines:
+            entry = ledger_line(line)
+            if entry is not None:
+                order += 1
+                events.setdefault(_event_key(entry), (str(entry.get("time") or ""), order, entry))
+    entries, ledger_notes = read_ledger(ledger)
+    notes += ledger_notes
+    for entry in entries:
+        order += 1
+        events.setdefault(_event_key(entry), (str(entry.get("time") or ""), order, entry))
     in_effect: set[str] = set()
-    for moment, _, line in sorted(events, key=lambda e: e[:2]):
-        if (line.get("scim_url") or scim_url) != scim_url:
+    for moment, _, entry in sorted(events.values(), key=lambda e: e[:2]):
+        if (entry.get("scim_url") or scim_url) != scim_url:
             continue  # another RingCentral (a line without scim_url, from before this version, is counted)
-        if _is_activation(line):
-            in_effect.discard(str(line.get("scim_id")))
-        elif _is_deactivation(line) and moment >= since:
-            in_effect.add(str(line.get("scim_id")))
+        if entry["direction"] == "activate":
+            in_effect.discard(str(entry.get("scim_id")))
+        elif moment >= since:
+            in_effect.add(str(entry.get("scim_id")))
     return in_effect, notes
+
+
+def _event_key(entry: dict[str, Any]) -> str:
+    """One operation once, whether the journal, the ledger or both hold it."""
+    return str(entry.get("op_id") or f"{entry.get('fix_id')}/{entry.get('scim_id')}/{entry.get('time')}")
 
 
 def window_problem(plan: Plan, pending: list[Operation], earlier: set[str], guards: Guards,
@@ -463,6 +547,13 @@ class _Writer:
         line = self.line(operation, status, before=before, after=after, http_status=http_status, error=error,
                          sent=sent, decides=decides)
         self.journal.write(line)
+        entry = ledger_line(line)
+        if entry is not None:  # right after the journal line: the 24 h count sees it from any run folder
+            try:
+                append_ledger(entry)
+            except OSError as exc:
+                raise ApplyError(f"account {operation.scim_id} was written and journaled, but the deactivation "
+                                 f"ledger {ledger_path()} could not record it ({exc.strerror}): stopped") from None
         self.result.lines.append(line)
         if self.on_line is not None:
             self.on_line(line)
@@ -727,6 +818,8 @@ def apply_plan(plan: Plan, client: ScimClient | None = None, *, apply: bool = Fa
             if isinstance(lock, RunLock) and lock.took_over:
                 result.notes.append(f"took over the lock of fix {lock.took_over.get('fix_id')} (pid "
                                     f"{lock.took_over.get('pid')} is no longer running)")
+            if apply and any(o.attribute == "active" for o in plan.operations):
+                ensure_ledger()
             writer = _Writer(plan, client, journal, result, guards, sleep, on_line, target)
             files, journal_notes = run_journals(plan.run_folder, plan.plan_id)  # under the lock: final
             result.notes += journal_notes

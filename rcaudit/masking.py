@@ -2,8 +2,9 @@
 
 Masking is by default, not by list: every attribute is masked except a short allowlist of non-personal ones
 (`active`, `title`, department, an address's country), so whatever the live mapping adds (a work phone,
-an extension attribute) is masked too. Free text from the provisioning log is masked with `mask_text`
-(e-mail addresses, phone numbers and the names it quotes).
+an extension attribute) is masked too. Free text from the provisioning log (a reason, a step's description)
+is masked whole (`mask_event_text`): it can quote anything from a record (an address, a manager's name, an
+accented name in ASCII), so no part of it stays readable; the service's error code stays.
 
 The same value masks to the same token within a key, so an analyst can still group and compare; ids
 stay readable; the snapshot stays raw (fix-ups read it). The key is `RCAUDIT_PII_KEY`, else a random key
@@ -86,9 +87,12 @@ def _phone_like(found: str) -> bool:
 
 
 def mask_event_text(text: str, event: dict, key: bytes) -> str:
-    """A provisioning event's free text masked, including the names of the person it is about."""
-    names = [str((event.get(side) or {}).get("displayName") or "") for side in ("sourceIdentity", "targetIdentity")]
-    return mask_text(text, key, [*names, *(part for name in names for part in name.split())])
+    """A provisioning event's free text as one keyed hash: a pattern or a list of names cannot find every
+    personal fragment (an address, a postcode, a manager, "jamal.hernandez" for "Jamal Hernández"), so the
+    whole text is masked; equal texts still mask alike, so failures can be grouped. `event` is unused: kept
+    so callers need not change."""
+    del event
+    return mask(text, key)
 
 
 def mask_groups(groups: pd.Series, graph_property: str, key: bytes) -> pd.Series:

@@ -216,7 +216,8 @@ def provisioning_failures(snapshot: Snapshot, findings: pd.DataFrame, top: int =
                           mask_key: bytes | None = None) -> pd.DataFrame:
     """Failed provisioning events of users that carry findings: often the reason for the drift.
 
-    With `mask_key` (`--mask-pii`) the user's name and any e-mail address in the reason are masked."""
+    With `mask_key` (`--mask-pii`) the user's name and the whole reason are masked (one keyed hash each): the
+    error code, action and time stay, being the service's, not the person's."""
     flagged = set(findings["entra_id"].str.split(";").explode())
     rows = []
     for event in snapshot.provisioning_events:

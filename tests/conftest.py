@@ -13,6 +13,13 @@ from rcaudit.sandbox import Sandbox, builtin_tenant
 collect_ignore_glob = ["fixtures/*.ipynb"]
 
 
+@pytest.fixture(autouse=True)
+def private_config_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test its own user config directory: the deactivation ledger of one test (keyed by a sandbox's
+    SCIM URL, whose port may come again) never counts in another's 24 h window."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config")))
+
+
 @pytest.fixture
 def tenant() -> dict:
     """The tenant a test's sandbox serves; override in a module to serve another."""

@@ -1,0 +1,99 @@
+"""The 24 h deactivation ceiling holds wherever the run folders are (issue 10 point 7): every applied
+(de)activation goes to the user's ledger (XDG_CONFIG_HOME/rcaudit/deactivations.jsonl, mode 600), which the
+guard reads with the journals in reach, so audits written with `--out` anywhere do not reset the count.
+Through `rcaudit audit` / `rcaudit fix` / `rcaudit rollback` over HTTPS to the sandbox."""
+
+from __future__ import annotations
+
+import csv
+import json
+import stat
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fixups import by_name, fetch, fixup_tenant, write_run
+
+from rcaudit.apply import ledger_path
+from rcaudit.cli import main
+from rcaudit.config import Settings
+from rcaudit.sandbox import Sandbox
+from rcaudit.snapshot import normal_scim_url
+
+DISABLED = ("filler.person00", "filler.person01", "filler.person02")
+
+
+def disabled_tenant() -> dict[str, Any]:
+    """The fix-up tenant with three more people disabled in Entra: 4 should_be_inactive of 50 active accounts."""
+    tenant = fixup_tenant()
+    for user in tenant["graph"]["users"]:
+        if user["userPrincipalName"].split("@")[0] in DISABLED:
+            user["accountEnabled"] = False
+    return tenant
+
+
+def use_env(monkeypatch: pytest.MonkeyPatch, sandbox: Sandbox, outputs: Path) -> None:
+    for name, value in sandbox.env().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("RCAUDIT_OUTPUTS", str(outputs))
+
+
+def should_be_inactive(folder: Path) -> list[str]:
+    with (folder / "findings.csv").open(encoding="utf-8") as handle:
+        return [row["scim_id"] for row in csv.DictReader(handle) if row["kind"] == "should_be_inactive"]
+
+
+def patches(sandbox: Sandbox) -> int:
+    return sum(1 for m, p in sandbox.rc_server.requests_seen if m == "PATCH" and p.startswith("/scim/v2/Users/"))
+
+
+def test_batches_from_audits_in_two_out_folders_count_together(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """The tester's repro: two audits with --out outside RCAUDIT_OUTPUTS, two deactivations from each."""
+    elsewhere = tmp_path / "x"
+    with Sandbox(disabled_tenant()) as sandbox:
+        use_env(monkeypatch, sandbox, tmp_path / "outputs")
+        fix = ["fix", "--kinds", "should_be_inactive", "--apply", "--allow-deactivate"]
+        assert main(["audit", "--out", str(elsewhere / "win-a"), "--fail-on", "none"]) == 0
+        first = should_be_inactive(elsewhere / "win-a")
+        assert len(first) == 4
+        assert main([*fix, "--run", str(elsewhere / "win-a"), "--users", ",".join(first[:2])]) == 0
+        assert main(["audit", "--out", str(elsewhere / "win-b"), "--fail-on", "none"]) == 0
+        second = should_be_inactive(elsewhere / "win-b")
+        assert len(second) == 2 and not set(second) & set(first[:2])
+        capsys.readouterr()
+        sandbox.rc_server.requests_seen.clear()
+        assert main([*fix, "--run", str(elsewhere / "win-b"), "--users", ",".join(second)]) == 2
+        err = capsys.readouterr().err
+        assert patches(sandbox) == 0
+        assert ("4 deactivations are 8.3% of the target's 48 active accounts, above the 5% limit (at most 2): 2 in "
+                f"this plan + 2 applied to {normal_scim_url(sandbox.scim_url)} in the last 24 h") in err
+        assert sum(1 for a in sandbox.state.scim_users if a["id"] in first + second and not a["active"]) == 2
+
+
+def test_the_ledger_counts_each_operation_once_and_a_rollback_frees_it(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Batches from one folder (journal and ledger both hold the first: counted once), one from another folder
+    refused, then a rollback in the first folder frees the count for the second."""
+    with Sandbox(disabled_tenant()) as sandbox:
+        settings = Settings.from_env(sandbox.env())
+        run_a = write_run(fetch(settings), tmp_path / "a" / "run")
+        run_b = write_run(fetch(settings), tmp_path / "b" / "run")
+        use_env(monkeypatch, sandbox, tmp_path / "outputs")
+        batch = ["fix", "--kinds", "should_be_inactive", "--allow-deactivate", "--apply"]
+        assert main([*batch, "--run", str(run_a), "--users", "frank.fox@contoso.example"]) == 0
+        assert main([*batch, "--run", str(run_a), "--users", "filler.person00@contoso.example"]) == 0  # 2 of 50
+        assert main([*batch, "--run", str(run_b), "--users", "filler.person01@contoso.example"]) == 2  # 3: refused
+        ledger = ledger_path()
+        assert stat.S_IMODE(ledger.stat().st_mode) == 0o600
+        entries = [json.loads(line) for line in ledger.read_text(encoding="utf-8").splitlines()]
+        assert [e["direction"] for e in entries] == ["deactivate", "deactivate"]
+        assert {e["scim_url"] for e in entries} == {normal_scim_url(sandbox.scim_url)}
+        frank = by_name(sandbox.state.scim_users, "frank.fox")["id"]
+        journal = next(p for p in (run_a / "fixes").glob("*/journal.jsonl")  # fix ids in one second: not sorted
+                       if any(line["status"] == "applied" and line["scim_id"] == frank
+                              for line in map(json.loads, p.read_text(encoding="utf-8").splitlines())))
+        assert main(["rollback", "--journal", str(journal), "--apply"]) == 0  # frank.fox active again
+        assert main([*batch, "--run", str(run_b), "--users", "filler.person01@contoso.example"]) == 0
+        assert [by_name(sandbox.state.scim_users, p)["active"] for p in ("frank.fox", *DISABLED)] == \
+            [True, False, False, True]
