@@ -20,3 +20,10 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["RCAUDIT_OUTPUTS"] = tempfile.mkdtemp(prefix="rcaudit-test-outputs-")
     # the user's config directory (deactivation ledger, token cache, masking key) is never the real one
     os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="rcaudit-test-config-")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The notebooks nbval runs execute the whole workbook against a sandbox: `slow`, like the end-to-end tests."""
+    for item in items:
+        if str(item.fspath).endswith(".ipynb"):
+            item.add_marker(pytest.mark.slow)

@@ -18,6 +18,8 @@ from rcaudit.cli import main
 from rcaudit.sandbox import Sandbox, generate
 from rcaudit.snapshot import Snapshot
 
+pytestmark = pytest.mark.slow  # runs the audit notebook (papermill) or a browser: make test-fast skips it
+
 SECRET = "S3cret-Distinctive-Value-7f3a9c"
 SCIM_TOKEN = "Tok3n-Distinctive-Value-b81e2d"
 

@@ -14,6 +14,8 @@ import pytest
 from rcaudit.cli import main
 from rcaudit.sandbox import generate, save_tenant
 
+pytestmark = pytest.mark.slow  # runs the audit notebook (papermill) or a browser: make test-fast skips it
+
 
 @pytest.fixture(scope="module")
 def odd_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:

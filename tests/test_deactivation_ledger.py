@@ -20,6 +20,8 @@ from rcaudit.config import Settings
 from rcaudit.sandbox import Sandbox
 from rcaudit.snapshot import normal_scim_url
 
+pytestmark = pytest.mark.slow  # runs the audit notebook (papermill) or a browser: make test-fast skips it
+
 DISABLED = ("filler.person00", "filler.person01", "filler.person02")
 
 

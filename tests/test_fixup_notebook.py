@@ -18,6 +18,8 @@ from rcaudit.config import PROJECT_ROOT
 from rcaudit.plan import read_journal
 from rcaudit.sandbox import Sandbox
 
+pytestmark = pytest.mark.slow  # runs the audit notebook (papermill) or a browser: make test-fast skips it
+
 NOTEBOOK = PROJECT_ROOT / "notebooks" / "fixup.ipynb"
 
 

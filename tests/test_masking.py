@@ -16,6 +16,8 @@ from rcaudit.mapping import ENTERPRISE
 from rcaudit.masking import is_personal, mask_event_text, mask_findings
 from rcaudit.sandbox import Sandbox, generate
 
+pytestmark = pytest.mark.slow  # runs the audit notebook (papermill) or a browser: make test-fast skips it
+
 WORK_PHONE = 'phoneNumbers[type eq "work"].value'
 
 

@@ -15,6 +15,8 @@ from rcaudit.cli import main
 from rcaudit.masking import mask, mask_event_text
 from rcaudit.sandbox import Sandbox, generate
 
+pytestmark = pytest.mark.slow  # runs the audit notebook (papermill) or a browser: make test-fast skips it
+
 ERROR_CODE = "RcauditPlantedFailure"
 MANAGER = "Ana Q Silva"
 

@@ -13,6 +13,8 @@ import pytest
 from rcaudit.cli import main
 from rcaudit.sandbox import Sandbox, generate
 
+pytestmark = pytest.mark.slow  # runs the audit notebook (papermill) or a browser: make test-fast skips it
+
 SCIM_TOKEN = "Tok3n-Param-Distinctive-4d9e1a"
 SECRET = "S3cret-Param-Distinctive-77c2b0"
 

@@ -20,6 +20,8 @@ from browser import CHROMIUM, NEEDS_CHROMIUM, listener, page_text, static_proble
 from rcaudit.cli import main
 from rcaudit.sandbox import Sandbox, generate, save_tenant
 
+pytestmark = pytest.mark.slow  # runs the audit notebook (papermill) or a browser: make test-fast skips it
+
 TITLE = "title"
 
 

@@ -19,6 +19,8 @@ from rcaudit.config import Settings
 from rcaudit.errors import NotebookError
 from rcaudit.report import export_html
 
+pytestmark = pytest.mark.slow  # runs the audit notebook (papermill) or a browser: make test-fast skips it
+
 WIDGET_CELL = """\
 from comm import create_comm
 from IPython.display import display

@@ -9,9 +9,12 @@ from pathlib import Path
 import nbformat
 import pandas as pd
 import papermill
+import pytest
 
 from rcaudit.config import PROJECT_ROOT
 from rcaudit.findings import COLUMNS
+
+pytestmark = pytest.mark.slow  # runs the audit notebook (papermill) or a browser: make test-fast skips it
 
 
 def _runs(root: Path, count: int, rows: int = 300) -> None:
