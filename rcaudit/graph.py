@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import requests
 
@@ -54,12 +54,18 @@ DELETED_USERS_PATH = "/directory/deletedItems/microsoft.graph.user"
 PROVISIONING_LOGS_PATH = "/auditLogs/provisioning"
 
 
+def _segment(value: str) -> str:
+    """An id Graph gave us, as one URL path segment: ids are service data, so `/`, `?` or `#` in one can never
+    change which resource (or which server's query) is read."""
+    return quote(str(value), safe="")
+
+
 def assignments_path(sp_id: str) -> str:
-    return f"/servicePrincipals/{sp_id}/appRoleAssignedTo"
+    return f"/servicePrincipals/{_segment(sp_id)}/appRoleAssignedTo"
 
 
 def members_path(group_id: str, transitive: bool = False) -> str:
-    return f"/groups/{group_id}/{'transitiveMembers' if transitive else 'members'}"
+    return f"/groups/{_segment(group_id)}/{'transitiveMembers' if transitive else 'members'}"
 
 
 def graph_error(answer: requests.Response) -> tuple[str, str]:
@@ -250,11 +256,12 @@ class GraphClient:
                             permission=MEMBERS)
 
     def synchronization_jobs(self, sp_id: str) -> list[dict[str, Any]]:
-        return self.collect(f"/servicePrincipals/{sp_id}/synchronization/jobs", permission=SYNC)
+        return self.collect(f"/servicePrincipals/{_segment(sp_id)}/synchronization/jobs", permission=SYNC)
 
     def job_schema(self, sp_id: str, job_id: str) -> dict[str, Any]:
         """The job's synchronizationSchema: the tenant's live attribute mapping."""
-        schema = self.get(f"/servicePrincipals/{sp_id}/synchronization/jobs/{job_id}/schema", permission=SYNC)
+        schema = self.get(f"/servicePrincipals/{_segment(sp_id)}/synchronization/jobs/{_segment(job_id)}/schema",
+                          permission=SYNC)
         return {k: v for k, v in schema.items() if k != "@odata.context"}
 
     def sync_settings(self, sp_id: str) -> dict[str, str]:
@@ -266,7 +273,7 @@ class GraphClient:
         SkipOutOfScopeDeletions: MicrosoftDocs/entra-docs `docs/identity/app-provisioning/skip-out-of-scope-
         deletions.md`). So: only the two keys leave this method, and no error carries the request or the answer
         (an error is rebuilt from its status and code alone)."""
-        url = f"{beta_url(self.settings.graph_url)}/servicePrincipals/{sp_id}/synchronization/secrets"
+        url = f"{beta_url(self.settings.graph_url)}/servicePrincipals/{_segment(sp_id)}/synchronization/secrets"
         endpoint = "GET /beta/servicePrincipals/{id}/synchronization/secrets"
         try:
             body = self.get(url, permission=SECRETS)

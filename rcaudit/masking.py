@@ -18,7 +18,6 @@ import hmac
 import os
 import re
 import secrets
-from collections.abc import Iterable
 from pathlib import Path
 
 import pandas as pd
@@ -31,9 +30,6 @@ _COUNTRY = re.compile(r'addresses\[type eq "[^"]*"\]\.country', re.IGNORECASE)
 # Graph user properties that are not personal (chart groupings on them stay readable).
 NON_PERSONAL_PROPERTIES: frozenset[str] = frozenset({"department", "jobtitle", "country", "usagelocation",
                                                       "accountenabled"})
-EMAIL = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
-PHONE = re.compile(r"(?<![\w])\+?\(?\d[\d ().-]{5,}\d(?![\w])")
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 VALUE_COLUMNS = ("expected", "actual", "expected_normalized", "actual_normalized")
 
 
@@ -68,30 +64,10 @@ def mask(value: str, key: bytes) -> str:
     return "pii:" + hmac.new(key, value.encode("utf-8"), hashlib.sha256).hexdigest()[:12]
 
 
-def mask_text(text: str, key: bytes, known: Iterable[str] = ()) -> str:
-    """Free text (a provisioning-log reason) with e-mail addresses, phone numbers and the `known` values
-    (the person's names, UPN) masked; the rest of the sentence stays readable."""
-    if not text:
-        return text
-    text = EMAIL.sub(lambda m: mask(m.group(0), key), text)
-    text = PHONE.sub(lambda m: mask(m.group(0), key) if _phone_like(m.group(0)) else m.group(0), text)
-    for value in sorted({str(v).strip() for v in known if v and len(str(v).strip()) >= 2}, key=len, reverse=True):
-        text = re.sub(rf"(?<![\w:]){re.escape(value)}(?!\w)", lambda m: mask(m.group(0), key), text,
-                      flags=re.IGNORECASE)
-    return text
-
-
-def _phone_like(found: str) -> bool:
-    """Seven digits or more and not a date: what a phone number in a sentence looks like."""
-    return sum(c.isdigit() for c in found) >= 7 and not _DATE.fullmatch(found.strip())
-
-
-def mask_event_text(text: str, event: dict, key: bytes) -> str:
+def mask_event_text(text: str, key: bytes) -> str:
     """A provisioning event's free text as one keyed hash: a pattern or a list of names cannot find every
     personal fragment (an address, a postcode, a manager, "jamal.hernandez" for "Jamal Hernández"), so the
-    whole text is masked; equal texts still mask alike, so failures can be grouped. `event` is unused: kept
-    so callers need not change."""
-    del event
+    whole text is masked; equal texts still mask alike, so failures can be grouped."""
     return mask(text, key)
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +31,6 @@ from .snapshot import Snapshot
 from .trends import Changes, compare, list_runs, open_findings
 
 SOURCES = ("auto", "environment", "sandbox")
-EMAIL = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
 FAIL_ON = ("none", "low", "medium", "high")
 SUMMARY_VERSION = 2  # DESIGN.md second edition: settings added; default_access a subset of in_scope
 
@@ -229,7 +227,7 @@ def provisioning_failures(snapshot: Snapshot, findings: pd.DataFrame, top: int =
         name = str((event.get("sourceIdentity") or {}).get("displayName") or "")
         reason = str(error.get("reason") or "")
         if mask_key is not None:
-            name, reason = mask(name, mask_key), mask_event_text(reason, event, mask_key)
+            name, reason = mask(name, mask_key), mask_event_text(reason, mask_key)
         rows.append({"when": event.get("activityDateTime"), "action": event.get("provisioningAction"),
                      "user": name, "entra_id": source_id, "error": error.get("errorCode"), "reason": reason})
     return pd.DataFrame(rows, columns=["when", "action", "user", "entra_id", "error", "reason"]).head(top)

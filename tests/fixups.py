@@ -215,3 +215,15 @@ def record_patch_bodies(monkeypatch: Any) -> PatchBodies:
 
     monkeypatch.setattr(scim_api, "apply_patch", recording)
     return bodies
+
+
+DISABLED = ("filler.person00", "filler.person01", "filler.person02")
+
+
+def disabled_tenant() -> dict[str, Any]:
+    """The fix-up tenant with three more people disabled in Entra: 4 should_be_inactive of 50 active accounts."""
+    tenant = fixup_tenant()
+    for user in tenant["graph"]["users"]:
+        if user["userPrincipalName"].split("@")[0] in DISABLED:
+            user["accountEnabled"] = False
+    return tenant

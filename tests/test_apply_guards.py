@@ -8,10 +8,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from fixups import by_name, fetch, fixup_tenant, write_run
+from fixups import DISABLED, by_name, disabled_tenant, fetch, fixup_tenant, write_run
 
 from rcaudit.cli import main
 from rcaudit.config import Settings
@@ -128,16 +127,6 @@ def test_an_account_whose_username_changed_since_the_audit_is_not_written(
 
 
 # --- the 5 % rule over 24 hours ----------------------------------------------------------------------------
-DISABLED = ("filler.person00", "filler.person01", "filler.person02")
-
-
-def disabled_tenant() -> dict[str, Any]:
-    """The fix-up tenant with three more people disabled in Entra: 4 should_be_inactive of 50 active accounts."""
-    tenant = fixup_tenant()
-    for user in tenant["graph"]["users"]:
-        if user["userPrincipalName"].split("@")[0] in DISABLED:
-            user["accountEnabled"] = False
-    return tenant
 
 
 def test_deactivations_in_batches_count_together_over_24_hours(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

@@ -9,10 +9,9 @@ import csv
 import json
 import stat
 from pathlib import Path
-from typing import Any
 
 import pytest
-from fixups import by_name, fetch, fixup_tenant, write_run
+from fixups import DISABLED, by_name, disabled_tenant, fetch, write_run
 
 from rcaudit.apply import ledger_path
 from rcaudit.cli import main
@@ -22,16 +21,6 @@ from rcaudit.snapshot import normal_scim_url
 
 pytestmark = pytest.mark.slow  # runs the audit notebook (papermill) or a browser: make test-fast skips it
 
-DISABLED = ("filler.person00", "filler.person01", "filler.person02")
-
-
-def disabled_tenant() -> dict[str, Any]:
-    """The fix-up tenant with three more people disabled in Entra: 4 should_be_inactive of 50 active accounts."""
-    tenant = fixup_tenant()
-    for user in tenant["graph"]["users"]:
-        if user["userPrincipalName"].split("@")[0] in DISABLED:
-            user["accountEnabled"] = False
-    return tenant
 
 
 def use_env(monkeypatch: pytest.MonkeyPatch, sandbox: Sandbox, outputs: Path) -> None:

@@ -196,3 +196,11 @@ def test_sandbox_only_parameters_are_refused_by_rcaudit_audit(tmp_path: Path,
     assert main(["audit", "-r", "sandbox_tenant", str(tmp_path / "t.json"), "--out", str(tmp_path / "r")]) == 2
     assert "only `rcaudit demo` serves a sandbox" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
+
+
+def test_ids_from_graph_stay_one_path_segment() -> None:
+    """A group or service-principal id is service data: it can never add a path, a query or a fragment."""
+    from rcaudit.graph import assignments_path, members_path
+
+    assert members_path("g/../users?$select=x#y") == "/groups/g%2F..%2Fusers%3F%24select%3Dx%23y/members"
+    assert assignments_path("sp/x") == "/servicePrincipals/sp%2Fx/appRoleAssignedTo"
