@@ -23,13 +23,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from rcaudit.apply import Guards, apply_plan, scim_client
-from rcaudit.config import Settings
-from rcaudit.http import stats_of
-from rcaudit.plan import Filters, plan_for_run
-from rcaudit.reconcile import reconcile
+from rcaudit.audit.reconcile import reconcile
+from rcaudit.connect.config import Settings
+from rcaudit.connect.fetch import fetch_snapshot
+from rcaudit.connect.http import stats_of
+from rcaudit.fix.apply import apply_plan, scim_client
+from rcaudit.fix.guards import Guards
+from rcaudit.fix.plan import Filters, plan_for_run
 from rcaudit.sandbox import Sandbox, generate
-from rcaudit.snapshot import fetch_snapshot
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 HEAVY, LIGHT, WINDOW = 10, 50, 2.0

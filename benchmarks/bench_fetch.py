@@ -22,11 +22,11 @@ import math
 import time
 from typing import Any
 
-from rcaudit.config import Settings
-from rcaudit.http import make_session, stats_of
+from rcaudit.connect.config import Settings
+from rcaudit.connect.fetch import fetch_snapshot
+from rcaudit.connect.http import make_session, stats_of
+from rcaudit.connect.scim import ScimClient
 from rcaudit.sandbox import Sandbox, generate
-from rcaudit.scim import ScimClient
-from rcaudit.snapshot import fetch_snapshot
 
 NOW = dt.datetime(2026, 11, 26, tzinfo=dt.UTC)
 HUGE = {"light": 10**9, "heavy": 10**9, "auth": 10**9, "window": 60}

@@ -82,7 +82,8 @@ def _normal(path: str, value: Any, region: str | None) -> str | None:
 
 def baseline(snapshot: Any) -> set[tuple[str, str, str, str]]:
     """DESIGN.md's rules, row by row: (kind, entra_id, scim_id, attribute) of every finding."""
-    from rcaudit.mapping import DEFAULT_MAPPING, declared_by, graph_property, mapping_from_schema, target_reader
+    from rcaudit.audit.mapping import DEFAULT_MAPPING, graph_property, mapping_from_schema
+    from rcaudit.model.scim_path import declared_by, target_reader
 
     mapping = mapping_from_schema(snapshot.schema) if snapshot.schema else DEFAULT_MAPPING
     audited = [(m.target, m.direct_source) for m in mapping if m.target != "active" and m.direct_source
@@ -212,7 +213,7 @@ def measure(which: str, path: Path) -> dict[str, Any]:
     gc.enable()
     loaded_mb = _peak_mb()
     if which == "engine":
-        from rcaudit.reconcile import reconcile
+        from rcaudit.audit.reconcile import reconcile
 
         start = time.perf_counter()
         result = reconcile(snapshot)

@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import __version__
-from .config import Settings
-from .errors import ConfigError, ExitCode, RcauditError
+from rcaudit import __version__
+from rcaudit.connect.config import Settings
+from rcaudit.model.errors import ConfigError, ExitCode, RcauditError
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = ExitCode.OK, ExitCode.FINDINGS, ExitCode.ERROR  # defined once, in errors
 
@@ -22,21 +22,21 @@ DEFAULT_USERS, DEFAULT_SEED = 2000, 1
 
 
 def _generated(args: argparse.Namespace) -> Any:
-    from .sandbox import generate
+    from rcaudit.sandbox import generate
 
     return generate(users=args.users, seed=args.seed, schema_profile=args.schema_profile,
                     job_status=args.job_status)
 
 
 def _tenant_from_args(args: argparse.Namespace) -> dict[str, Any]:
-    from .sandbox import load_tenant
+    from rcaudit.sandbox import load_tenant
 
     return load_tenant(args.tenant) if args.tenant else _generated(args).tenant
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
-    from .sandbox import Sandbox, save_tenant, write_truth_csv
-    from .sandbox.tenant import with_defaults
+    from rcaudit.sandbox import Sandbox, save_tenant, write_truth_csv
+    from rcaudit.sandbox.tenant.file import with_defaults
 
     if args.save:
         if args.tenant:
@@ -64,11 +64,11 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """The sandbox plus exactly the audit `rcaudit audit` runs; 0 when the run succeeds, drift or not."""
-    from .audit_run import audit, check_parameters
+    from rcaudit.runner import audit, check_parameters
 
     settings = Settings.from_env()
     if args.tenant:
-        from .sandbox import load_tenant
+        from rcaudit.sandbox import load_tenant
 
         load_tenant(args.tenant)  # a malformed tenant file is exit 2 naming the JSON path, before any run folder
     params = {"sandbox_users": args.users, "sandbox_seed": args.seed, "sandbox_profile": args.schema_profile,
@@ -83,7 +83,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_audit(args: argparse.Namespace) -> int:
     """Check -p/-r against the notebook's parameters cell (names, types, ranges, no credentials), then audit."""
-    from .audit_run import RESERVED, SANDBOX_ONLY, audit, check_parameters
+    from rcaudit.runner import RESERVED, SANDBOX_ONLY, audit, check_parameters
 
     settings = Settings.from_env()
     given = [(name, value, False) for name, value in args.parameter] + [(name, value, True) for name, value in args.raw]
@@ -93,7 +93,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from .check import run_checks
+    from rcaudit.connect.check import run_checks
 
     checks = run_checks(Settings.from_env(), report=lambda check: print(check.line(), flush=True))
     failed = [c for c in checks if not c.passed]
@@ -116,7 +116,8 @@ def _show_plan(plan: Any) -> None:
 
 def _run_plan(plan: Any, args: argparse.Namespace, settings: Settings) -> int:
     """Dry run (default) or apply a plan; print the plan, the journal and the outcome."""
-    from .apply import Guards, apply_plan, can_connect, scim_client
+    from rcaudit.fix.apply import apply_plan, can_connect, scim_client
+    from rcaudit.fix.guards import Guards
 
     _show_plan(plan)
     guards = Guards(max_changes=args.max_changes, allow_deactivate=args.allow_deactivate,
@@ -134,7 +135,8 @@ def _run_plan(plan: Any, args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_fix(args: argparse.Namespace) -> int:
     """Plan fixes for an audit run; dry-run them, or apply them with --apply."""
-    from .plan import Filters, latest_run, plan_for_run
+    from rcaudit.fix.audited_run import latest_run
+    from rcaudit.fix.plan import Filters, plan_for_run
 
     settings = Settings.from_env()
     run = latest_run(settings.outputs) if args.run == "latest" else Path(args.run)
@@ -148,7 +150,7 @@ def cmd_fix(args: argparse.Namespace) -> int:
 
 def cmd_rollback(args: argparse.Namespace) -> int:
     """Undo every applied operation of a journal (dry run unless --apply)."""
-    from .plan import plan_rollback
+    from rcaudit.fix.rollback import plan_rollback
 
     return _run_plan(plan_rollback(args.journal), args, Settings.from_env())
 

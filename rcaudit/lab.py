@@ -11,14 +11,14 @@ import secrets
 import subprocess
 import sys
 
-from .config import PROJECT_ROOT, Settings
+from rcaudit.connect.config import PROJECT_ROOT, Settings
 
 
 def main(port: int = 8888) -> int:
     env = dict(os.environ)
     sandbox = None
     if not Settings.from_env().configured:
-        from .sandbox import Sandbox, generate
+        from rcaudit.sandbox import Sandbox, generate
 
         sandbox = Sandbox(generate(users=2000, seed=1).tenant).start()
         env.update(sandbox.env())

@@ -17,18 +17,18 @@ from typing import Any
 
 import pandas as pd
 
-from . import __version__
-from .config import Settings
-from .errors import ConfigError
-from .findings import COLUMNS, SEVERITY_RANK, finding_key
-from .mapping import effective_mapping
-from .masking import mask, mask_event_text, mask_findings, pii_key
-from .reconcile import AuditOptions, AuditResult, reconcile
-from .report import Html, note, warning
-from .report import table as table_html
-from .runs import create_run_folder
-from .snapshot import Snapshot
-from .trends import Changes, compare, list_runs, open_findings
+from rcaudit import __version__
+from rcaudit.audit.overrides import effective_mapping
+from rcaudit.audit.reconcile import AuditOptions, AuditResult, reconcile
+from rcaudit.connect.config import Settings
+from rcaudit.model.errors import ConfigError
+from rcaudit.model.findings import COLUMNS, SEVERITY_RANK, finding_key
+from rcaudit.model.runs import create_run_folder, list_runs
+from rcaudit.model.snapshot import Snapshot
+from rcaudit.report.export import Html, note, warning
+from rcaudit.report.export import table as table_html
+from rcaudit.report.masking import mask, mask_event_text, mask_findings, pii_key
+from rcaudit.report.trends import Changes, compare, open_findings
 
 SOURCES = ("auto", "environment", "sandbox")
 FAIL_ON = ("none", "low", "medium", "high")
@@ -68,7 +68,7 @@ def connect(source: str = "auto", *, saved_snapshot: str = "", sandbox_users: in
         if missing:
             raise ConfigError("source='environment' but these settings are missing: " + "; ".join(missing))
         return Connection(settings, "environment")
-    from .sandbox import Sandbox, generate, load_tenant
+    from rcaudit.sandbox import Sandbox, generate, load_tenant
 
     tenant = load_tenant(sandbox_tenant) if sandbox_tenant else generate(
         users=sandbox_users, seed=sandbox_seed, schema_profile=sandbox_profile, job_status=sandbox_job_status).tenant
@@ -95,7 +95,7 @@ def read_snapshot(connection: Connection, folder: Path, saved: str = "",
     if saved:
         snapshot = Snapshot.load(saved)
     else:
-        from .snapshot import fetch_snapshot
+        from rcaudit.connect.fetch import fetch_snapshot
 
         snapshot = fetch_snapshot(connection.settings, source=connection.source,
                                   mapping_overrides=mapping_overrides or None)
@@ -307,3 +307,16 @@ def drift_ages(snapshot: Snapshot, findings: pd.DataFrame) -> pd.Series:
     modified = {a["id"]: (a.get("meta") or {}).get("lastModified") for a in snapshot.scim_users}
     stamps = pd.to_datetime(findings["scim_id"].map(modified), utc=True, errors="coerce", format="ISO8601")
     return (pd.Timestamp(snapshot.scim_fetched_at) - stamps).dt.total_seconds() / 86400
+
+
+def audit_now(connection: Connection) -> Path:
+    """A fresh audit run folder (snapshot/, findings.csv, summary.json) for the fix-up notebook, written the way
+    the audit notebook writes it."""
+    clock = RunClock()
+    folder = run_folder("", connection.settings)
+    snapshot = read_snapshot(connection, folder)
+    clock.lap("fetch")
+    result = reconcile(snapshot)
+    clock.lap("reconcile")
+    write_outputs(folder, result, snapshot, clock, settings=connection.settings)
+    return folder

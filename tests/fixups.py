@@ -26,10 +26,11 @@ from typing import Any
 
 from snapshots import entra_user, rc_account, small_tenant
 
-from rcaudit.config import Settings
-from rcaudit.http import RetryPolicy
-from rcaudit.reconcile import reconcile
-from rcaudit.snapshot import Snapshot, fetch_snapshot
+from rcaudit.audit.reconcile import reconcile
+from rcaudit.connect.config import Settings
+from rcaudit.connect.fetch import fetch_snapshot
+from rcaudit.connect.http import RetryPolicy
+from rcaudit.model.snapshot import Snapshot
 
 FAST = RetryPolicy(max_total=1.0, max_attempts=6, backoff=0.01, max_backoff=0.05)
 FILLERS = 40
@@ -101,7 +102,7 @@ def fetch(settings: Settings) -> Snapshot:
 
 def write_run(snapshot: Snapshot, folder: Path, **options: Any) -> Path:
     """A run folder as the audit writes it (snapshot/, findings.csv, summary.json), without papermill."""
-    from rcaudit.reconcile import AuditOptions
+    from rcaudit.audit.reconcile import AuditOptions
 
     folder.mkdir(parents=True, exist_ok=True)
     snapshot.save(folder / "snapshot")
@@ -158,7 +159,9 @@ def legacy_plan_json(plan: Any, folder: Path) -> dict[str, Any]:
     item removed with the item; op_ids, inverses, requests and plan_id as that version computed them."""
     import dataclasses
 
-    from rcaudit.plan import WIRE_LEGACY, _plan_id, inverse_of, load_run, op_id_of, patch_operations, wire_value
+    from rcaudit.fix.audited_run import load_run
+    from rcaudit.fix.ops import WIRE_LEGACY, inverse_of, op_id_of, patch_operations, wire_value
+    from rcaudit.fix.plan import plan_id_for
 
     accounts = {str(a["id"]): a for a in load_run(folder).snapshot.scim_users}
     operations = []
@@ -173,7 +176,7 @@ def legacy_plan_json(plan: Any, folder: Path) -> dict[str, Any]:
                 inverse=inverse_of(o.attribute, wire["op"], o.audited, False)))
     settings = {"boolean_strings": False}
     old = dataclasses.replace(plan, operations=operations, settings=settings, wire=WIRE_LEGACY,
-                              plan_id=_plan_id("fix", Path(plan.run_folder).name, operations, settings),
+                              plan_id=plan_id_for("fix", Path(plan.run_folder).name, operations, settings),
                               notes=[n for n in plan.notes if not n.startswith("active is sent")])
     data = old.to_dict()
     data.pop("wire")
@@ -204,7 +207,7 @@ class PatchBodies:
 def record_patch_bodies(monkeypatch: Any) -> PatchBodies:
     """Record every PatchOp the sandbox's SCIM service applies (it parses the HTTPS request body, then calls
     `apply_patch`): what RingCentral would have received on the wire."""
-    from rcaudit.sandbox import scim_api
+    from rcaudit.sandbox.servers import scim_api
 
     bodies = PatchBodies()
     real = scim_api.apply_patch

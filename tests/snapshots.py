@@ -19,10 +19,11 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
-from rcaudit.mapping import DEFAULT_MAPPING, ENTERPRISE, graph_user_properties, mapping_from_schema
-from rcaudit.sandbox.scim_schemas import schema_documents, service_provider_config
-from rcaudit.scope import filter_graph_properties, scoping_filters_from_schema
-from rcaudit.snapshot import Snapshot
+from rcaudit.audit.mapping import DEFAULT_MAPPING, graph_user_properties, mapping_from_schema
+from rcaudit.audit.scope import filter_graph_properties, scoping_filters_from_schema
+from rcaudit.model.snapshot import Snapshot
+from rcaudit.model.vocabulary import ENTERPRISE
+from rcaudit.sandbox.servers.scim_schemas import schema_documents, service_provider_config
 
 USER = "#microsoft.graph.user"
 GROUP = "#microsoft.graph.group"
@@ -174,7 +175,7 @@ def small_tenant(users: list[dict[str, Any]], accounts: list[dict[str, Any]], *,
                  groups: Sequence[dict[str, Any]] = (), profile: str = "current",
                  schema: dict[str, Any] | None = None) -> dict[str, Any]:
     """A tenant file: every live user directly assigned the User role unless `assignments` is given."""
-    from rcaudit.sandbox.sync_schema import default_sync_schema
+    from rcaudit.sandbox.tenant.sync_schema import default_sync_schema
 
     return {
         "graph": {
@@ -195,7 +196,7 @@ def small_tenant(users: list[dict[str, Any]], accounts: list[dict[str, Any]], *,
 
 def audit(tenant: dict[str, Any], mapping: Any = None, **options: Any) -> Any:
     """Reconcile a tenant as fetched at NOW."""
-    from rcaudit.reconcile import AuditOptions, reconcile
+    from rcaudit.audit.reconcile import AuditOptions, reconcile
 
     return reconcile(snapshot_from_tenant(tenant, NOW), mapping, AuditOptions(**options))
 

@@ -1,4 +1,4 @@
-"""Applying fix-up plans (rcaudit.apply) over HTTPS to the sandbox's RingCentral, and to scim2-server (an
+"""Applying fix-up plans (rcaudit.fix.apply) over HTTPS to the sandbox's RingCentral, and to scim2-server (an
 independent SCIM implementation that answers PATCH with 204): apply, re-audit, rollback, dry runs, stale
 skips, every guard, resume after a crash, per-operation errors, pacing; and `rcaudit fix` / `rollback`."""
 
@@ -32,17 +32,21 @@ from fixups import (
 )
 from snapshots import NOW, snapshot_from_tenant
 
-from rcaudit import apply as applying
-from rcaudit.apply import Guards, RunLock, apply_plan, reaudit_touched, scim_client
+from rcaudit.audit.reconcile import reconcile
 from rcaudit.cli import main
-from rcaudit.config import Settings
-from rcaudit.errors import ApplyError, FetchError, PlanRejected
-from rcaudit.findings import finding_key
-from rcaudit.http import RetryPolicy, stats_of
-from rcaudit.plan import Filters, Plan, load_run, plan_for_run, plan_rollback, read_journal
-from rcaudit.reconcile import reconcile
+from rcaudit.connect.config import Settings
+from rcaudit.connect.http import RetryPolicy, stats_of
+from rcaudit.fix import apply as applying
+from rcaudit.fix.apply import RunLock, apply_plan, reaudit_touched, scim_client
+from rcaudit.fix.audited_run import load_run
+from rcaudit.fix.guards import Guards
+from rcaudit.fix.journal import read_journal
+from rcaudit.fix.plan import Filters, Plan, plan_for_run
+from rcaudit.fix.rollback import plan_rollback
+from rcaudit.model.errors import ApplyError, FetchError, PlanRejected
+from rcaudit.model.findings import finding_key
 from rcaudit.sandbox import Sandbox
-from rcaudit.sandbox.tls import create_tls
+from rcaudit.sandbox.servers.tls import create_tls
 
 ALL = Filters(include_orphans=True)
 OPEN = Guards(allow_deactivate=True)

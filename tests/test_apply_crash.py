@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 from fixups import cli_env, comparable, fetch, fixup_tenant, rcaudit_command, run_rcaudit, write_run
 
-from rcaudit.config import Settings
-from rcaudit.plan import Filters, plan_for_run, read_journal
+from rcaudit.connect.config import Settings
+from rcaudit.fix.journal import read_journal
+from rcaudit.fix.plan import Filters, plan_for_run
 from rcaudit.sandbox import Sandbox
 
 ALL = ("--include-orphans", "--allow-deactivate")

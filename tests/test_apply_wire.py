@@ -25,10 +25,14 @@ from fixups import (
 )
 from test_apply import Shop
 
-from rcaudit.apply import reaudit_touched
+from rcaudit.audit.reconcile import reconcile
 from rcaudit.cli import main
-from rcaudit.plan import WIRE_ENTRA, WIRE_LEGACY, Filters, Plan, load_run, plan_rollback, read_journal
-from rcaudit.reconcile import reconcile
+from rcaudit.fix.apply import reaudit_touched
+from rcaudit.fix.audited_run import load_run
+from rcaudit.fix.journal import read_journal
+from rcaudit.fix.ops import WIRE_ENTRA, WIRE_LEGACY
+from rcaudit.fix.plan import Filters, Plan
+from rcaudit.fix.rollback import plan_rollback
 from rcaudit.sandbox import Sandbox
 
 MOBILE = 'phoneNumbers[type eq "mobile"].value'

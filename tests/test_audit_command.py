@@ -15,8 +15,8 @@ import pytest
 from browser import CHROMIUM, NEEDS_CHROMIUM, visit
 
 from rcaudit.cli import main
+from rcaudit.model.snapshot import Snapshot
 from rcaudit.sandbox import Sandbox, generate
-from rcaudit.snapshot import Snapshot
 
 pytestmark = pytest.mark.slow  # runs the audit notebook (papermill) or a browser: make test-fast skips it
 

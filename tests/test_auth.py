@@ -16,15 +16,15 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-from rcaudit import auth
-from rcaudit.auth import GraphAuth, RingCentralToken, detect_interactive, reset_apps
 from rcaudit.cli import main
-from rcaudit.config import Settings
-from rcaudit.errors import AuthError
-from rcaudit.graph import GraphClient
-from rcaudit.http import RetryPolicy, make_session
+from rcaudit.connect import auth
+from rcaudit.connect.auth import GraphAuth, RingCentralToken, detect_interactive, reset_apps
+from rcaudit.connect.config import Settings
+from rcaudit.connect.graph import GraphClient
+from rcaudit.connect.http import RetryPolicy, make_session
+from rcaudit.connect.scim import ScimClient
+from rcaudit.model.errors import AuthError
 from rcaudit.sandbox import Sandbox, builtin_tenant
-from rcaudit.scim import ScimClient
 
 FAST = RetryPolicy(max_total=1.0, backoff=0.01, max_backoff=0.05)
 TOKEN_PATH = "/restapi/oauth/token"

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from rcaudit import auth, check
 from rcaudit.cli import main
-from rcaudit.http import RetryPolicy
+from rcaudit.connect import auth, check
+from rcaudit.connect.http import RetryPolicy
 from rcaudit.sandbox import Sandbox
 
 

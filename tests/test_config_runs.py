@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from rcaudit.config import PROJECT_ROOT, Settings
-from rcaudit.errors import ConfigError
-from rcaudit.http import make_session, trust_bundle
-from rcaudit.runs import create_run_folder, new_run_id
-from rcaudit.sandbox.tls import create_tls
+from rcaudit.connect.config import PROJECT_ROOT, Settings
+from rcaudit.connect.http import make_session, trust_bundle
+from rcaudit.model.errors import ConfigError
+from rcaudit.model.runs import create_run_folder, new_run_id
+from rcaudit.sandbox.servers.tls import create_tls
 
 
 def test_settings_name_what_is_missing_and_never_show_secrets() -> None:

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from fixups import DISABLED, by_name, disabled_tenant, fetch, write_run
 
-from rcaudit.apply import ledger_path
 from rcaudit.cli import main
-from rcaudit.config import Settings
+from rcaudit.connect.config import Settings
+from rcaudit.fix.guards import ledger_path
+from rcaudit.model.snapshot import normal_scim_url
 from rcaudit.sandbox import Sandbox
-from rcaudit.snapshot import normal_scim_url
 
 pytestmark = pytest.mark.slow  # runs the audit notebook (papermill) or a browser: make test-fast skips it
 

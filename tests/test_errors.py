@@ -1,4 +1,4 @@
-"""One error tree (rcaudit/errors.py): every error rcaudit raises on purpose is defined there and carries the
+"""One error tree (rcaudit/model/errors.py): every error rcaudit raises on purpose is defined there and carries the
 exit code the CLI uses; a failing notebook cell becomes an error that keeps papermill's cell context."""
 
 from __future__ import annotations
@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from rcaudit import errors
-from rcaudit.audit_run import run_notebook
 from rcaudit.cli import main
-from rcaudit.errors import ConfigError, ExitCode, FindingsFileError, NotebookError, RcauditError
-from rcaudit.findings import read_findings
+from rcaudit.model import errors
+from rcaudit.model.errors import ConfigError, ExitCode, FindingsFileError, NotebookError, RcauditError
+from rcaudit.model.findings import read_findings
+from rcaudit.runner import run_notebook
 
 PACKAGE = Path(errors.__file__).resolve().parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from rcaudit.errors import MappingError
-from rcaudit.expressions import compile_expression, parse
-from rcaudit.mapping import ACTIVE_EXPRESSION
+from rcaudit.audit.expressions import compile_expression, parse
+from rcaudit.model.errors import MappingError
+from rcaudit.model.vocabulary import ACTIVE_EXPRESSION
 
 
 def run(expression: str, **values: Any) -> Any:

@@ -17,13 +17,14 @@ from typing import Any
 import pytest
 import requests
 
-from rcaudit import auth
-from rcaudit.config import Settings
-from rcaudit.errors import AuthError, ConfigError, FetchError, PermissionDenied, RateLimited
-from rcaudit.http import RetryPolicy, make_session, stats_of
+from rcaudit.connect import auth
+from rcaudit.connect.config import Settings
+from rcaudit.connect.fetch import fetch_snapshot
+from rcaudit.connect.http import RetryPolicy, make_session, stats_of
+from rcaudit.connect.scim import ScimClient, overlap
+from rcaudit.model.errors import AuthError, ConfigError, FetchError, PermissionDenied, RateLimited
+from rcaudit.model.snapshot import Snapshot
 from rcaudit.sandbox import Sandbox, generate
-from rcaudit.scim import ScimClient, overlap
-from rcaudit.snapshot import Snapshot, fetch_snapshot
 
 FAST = RetryPolicy(max_total=1.0, max_attempts=4, backoff=0.01, max_backoff=0.05)
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)

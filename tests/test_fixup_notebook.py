@@ -14,8 +14,8 @@ import papermill
 import pytest
 from fixups import PLANTED_OPS, comparable, fixup_tenant
 
-from rcaudit.config import PROJECT_ROOT
-from rcaudit.plan import read_journal
+from rcaudit.connect.config import PROJECT_ROOT
+from rcaudit.fix.journal import read_journal
 from rcaudit.sandbox import Sandbox
 
 pytestmark = pytest.mark.slow  # runs the audit notebook (papermill) or a browser: make test-fast skips it

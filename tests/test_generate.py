@@ -17,7 +17,7 @@ import pycountry
 import pytest
 
 from rcaudit.sandbox import Sandbox
-from rcaudit.sandbox.generate import ENTERPRISE, TruthRow, generate, read_truth_csv
+from rcaudit.sandbox.tenant.generate import ENTERPRISE, TruthRow, generate, read_truth_csv
 
 NOW = dt.datetime(2026, 11, 26, 20, 0, tzinfo=dt.UTC)
 GRACE = dt.timedelta(minutes=40)

@@ -17,14 +17,15 @@ from typing import Any
 import pytest
 import requests
 
-from rcaudit import auth
-from rcaudit.config import Settings
-from rcaudit.errors import MappingError
-from rcaudit.http import RetryPolicy
-from rcaudit.mapping import effective_mapping
-from rcaudit.reconcile import AuditOptions, reconcile
+from rcaudit.audit.overrides import effective_mapping
+from rcaudit.audit.reconcile import AuditOptions, reconcile
+from rcaudit.connect import auth
+from rcaudit.connect.config import Settings
+from rcaudit.connect.fetch import fetch_snapshot
+from rcaudit.connect.http import RetryPolicy
+from rcaudit.model.errors import MappingError
+from rcaudit.model.snapshot import Snapshot
 from rcaudit.sandbox import Sandbox, generate
-from rcaudit.snapshot import Snapshot, fetch_snapshot
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(hours=2)
 FAST = RetryPolicy(max_total=1.0, max_attempts=4, backoff=0.01, max_backoff=0.05)

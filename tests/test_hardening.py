@@ -17,14 +17,14 @@ from typing import Any
 
 import pytest
 
-from rcaudit import auth
-from rcaudit.check import run_checks
+from rcaudit.audit.overrides import load_mapping_overrides
 from rcaudit.cli import main
-from rcaudit.config import Settings
-from rcaudit.errors import AuthError, ConfigError, FetchError, MappingError, RateLimited, TenantFileError
-from rcaudit.graph import GraphClient
-from rcaudit.http import RetryPolicy, make_session
-from rcaudit.mapping import load_mapping_overrides
+from rcaudit.connect import auth
+from rcaudit.connect.check import run_checks
+from rcaudit.connect.config import Settings
+from rcaudit.connect.graph import GraphClient
+from rcaudit.connect.http import RetryPolicy, make_session
+from rcaudit.model.errors import AuthError, ConfigError, FetchError, MappingError, RateLimited, TenantFileError
 from rcaudit.sandbox import Sandbox, generate, load_tenant, save_tenant
 
 FAST = RetryPolicy(max_total=5.0, backoff=0.01, max_backoff=0.05)
@@ -136,7 +136,7 @@ def test_a_wait_beyond_the_retry_budget_is_an_error_not_a_sleep(sandbox: Sandbox
                        headers={"X-Rate-Limit-Limit": "50", "X-Rate-Limit-Remaining": "0",
                                 "X-Rate-Limit-Window": "86400"})
     settings = Settings.from_env({**sandbox.env(), "RCAUDIT_RETRY_MAX_SECONDS": "5"})
-    from rcaudit.scim import ScimClient
+    from rcaudit.connect.scim import ScimClient
 
     client = ScimClient(settings, make_session(settings.ca_bundle, retry=RetryPolicy(max_total=5.0)))
     client.service_provider_config()
@@ -200,7 +200,7 @@ def test_sandbox_only_parameters_are_refused_by_rcaudit_audit(tmp_path: Path,
 
 def test_ids_from_graph_stay_one_path_segment() -> None:
     """A group or service-principal id is service data: it can never add a path, a query or a fragment."""
-    from rcaudit.graph import assignments_path, members_path
+    from rcaudit.connect.graph import assignments_path, members_path
 
     assert members_path("g/../users?$select=x#y") == "/groups/g%2F..%2Fusers%3F%24select%3Dx%23y/members"
     assert assignments_path("sp/x") == "/servicePrincipals/sp%2Fx/appRoleAssignedTo"

@@ -23,10 +23,10 @@ from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 from tls_wsgi import https_wsgi
 
-from rcaudit.errors import FetchError
-from rcaudit.http import Pacer, RetryPolicy, make_session, parse_retry_after, redact_url, stats_of, trust_bundle
+from rcaudit.connect.http import Pacer, RetryPolicy, make_session, parse_retry_after, redact_url, stats_of, trust_bundle
+from rcaudit.model.errors import FetchError
 from rcaudit.sandbox import Sandbox
-from rcaudit.sandbox.ratelimit import RateLimiter
+from rcaudit.sandbox.servers.ratelimit import RateLimiter
 
 Answer = tuple[int, dict[str, str], bytes] | Exception
 BASE = "https://stub.example"

@@ -17,14 +17,14 @@ from typing import Any
 import pytest
 import requests
 
-from rcaudit import auth
 from rcaudit.cli import main
-from rcaudit.config import Settings
-from rcaudit.errors import AuthError, ConfigError, FetchError
-from rcaudit.http import RetryPolicy, make_session
+from rcaudit.connect import auth
+from rcaudit.connect.config import Settings
+from rcaudit.connect.fetch import fetch_snapshot
+from rcaudit.connect.http import RetryPolicy, make_session
+from rcaudit.connect.scim import ScimClient
+from rcaudit.model.errors import AuthError, ConfigError, FetchError
 from rcaudit.sandbox import Sandbox
-from rcaudit.scim import ScimClient
-from rcaudit.snapshot import fetch_snapshot
 
 FAST = RetryPolicy(max_total=1.0, backoff=0.01, max_backoff=0.05)
 

@@ -13,13 +13,15 @@ from typing import Any
 
 import pytest
 
-from rcaudit import auth, workbook
-from rcaudit.config import Settings
-from rcaudit.http import RetryPolicy
-from rcaudit.reconcile import AuditOptions, reconcile
+from rcaudit import workbook
+from rcaudit.audit.reconcile import AuditOptions, reconcile
+from rcaudit.connect import auth
+from rcaudit.connect.config import Settings
+from rcaudit.connect.fetch import fetch_snapshot
+from rcaudit.connect.http import RetryPolicy
+from rcaudit.model.snapshot import Snapshot
+from rcaudit.model.vocabulary import ENTERPRISE
 from rcaudit.sandbox import Sandbox, generate
-from rcaudit.snapshot import Snapshot, fetch_snapshot
-from rcaudit.vocabulary import ENTERPRISE
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(hours=2)
 FAST = RetryPolicy(max_total=1.0, max_attempts=4, backoff=0.01, max_backoff=0.05)

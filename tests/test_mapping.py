@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from rcaudit.errors import MappingError
-from rcaudit.mapping import (
-    ACTIVE_EXPRESSION,
+from rcaudit.audit.mapping import (
     DEFAULT_MAPPING,
-    ENTERPRISE,
     AttributeMapping,
     default_mapping,
     graph_user_properties,
     mapping_from_schema,
     references,
 )
-from rcaudit.sandbox.sync_schema import default_sync_schema
+from rcaudit.model.errors import MappingError
+from rcaudit.model.vocabulary import ACTIVE_EXPRESSION, ENTERPRISE
+from rcaudit.sandbox.tenant.sync_schema import default_sync_schema
 
 
 def test_default_table_is_designs_and_current_drops_display_name_and_manager() -> None:
@@ -74,8 +73,8 @@ def test_a_schema_without_a_user_mapping_is_refused() -> None:
 
 def test_the_sandbox_states_the_gallery_mapping_itself_and_it_agrees_with_design() -> None:
     """Two independent statements of DESIGN.md's table (the engine's default, the emulated job's) agree."""
-    from rcaudit.mapping import default_mapping
-    from rcaudit.sandbox.sync_schema import mapping_pairs
+    from rcaudit.audit.mapping import default_mapping
+    from rcaudit.sandbox.tenant.sync_schema import mapping_pairs
 
     for profile in ("current", "classic"):
         engine = [(m.target, m.direct_source or m.expression) for m in default_mapping(profile)]
@@ -87,7 +86,7 @@ def test_the_sandbox_states_the_gallery_mapping_itself_and_it_agrees_with_design
 def test_the_user_mapping_is_found_as_entra_writes_it_for_scim_apps(target: str) -> None:
     """For SCIM apps Entra names the user object mapping's target by the enterprise user URN, and the source
     directory "Microsoft Entra ID": the live mapping and its scoping filters are both read."""
-    from rcaudit.scope import scoping_filters_from_schema
+    from rcaudit.audit.scope import scoping_filters_from_schema
 
     scope = {"groups": [{"name": "Sales", "clauses": [
         {"sourceOperandName": "department", "operatorName": "EQUALS", "targetOperand": {"values": ["Sales"]}}]}]}

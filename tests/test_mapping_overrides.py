@@ -8,22 +8,13 @@ from pathlib import Path
 import pytest
 from snapshots import audit, entra_user, rc_account, rows, small_tenant
 
-from rcaudit.errors import MappingError
-from rcaudit.mapping import (
-    DEFAULT_MAPPING,
-    ENTERPRISE,
-    AttributeMapping,
-    apply_mapping_overrides,
-    declared_by,
-    default_mapping,
-    effective_mapping,
-    load_mapping_overrides,
-    parse_target,
-    read_targets,
-    target_reader,
-)
-from rcaudit.sandbox.scim_schemas import schema_documents
-from rcaudit.sandbox.sync_schema import default_sync_schema
+from rcaudit.audit.mapping import DEFAULT_MAPPING, AttributeMapping, default_mapping
+from rcaudit.audit.overrides import apply_mapping_overrides, effective_mapping, load_mapping_overrides
+from rcaudit.model.errors import MappingError
+from rcaudit.model.scim_path import declared_by, parse_target, read_targets, target_reader
+from rcaudit.model.vocabulary import ENTERPRISE
+from rcaudit.sandbox.servers.scim_schemas import schema_documents
+from rcaudit.sandbox.tenant.sync_schema import default_sync_schema
 
 ACCOUNT = {
     "userName": "a@b.c", "name": {"givenName": "Ann"}, "emails": [{"type": "other", "value": "x"},

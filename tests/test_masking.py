@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 
 from rcaudit.cli import main
-from rcaudit.findings import COLUMNS
-from rcaudit.mapping import ENTERPRISE
-from rcaudit.masking import is_personal, mask_event_text, mask_findings
+from rcaudit.model.findings import COLUMNS
+from rcaudit.model.vocabulary import ENTERPRISE
+from rcaudit.report.masking import is_personal, mask_event_text, mask_findings
 from rcaudit.sandbox import Sandbox, generate
 
 pytestmark = pytest.mark.slow  # runs the audit notebook (papermill) or a browser: make test-fast skips it

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from rcaudit.cli import main
-from rcaudit.masking import mask, mask_event_text
+from rcaudit.report.masking import mask, mask_event_text
 from rcaudit.sandbox import Sandbox, generate
 
 pytestmark = pytest.mark.slow  # runs the audit notebook (papermill) or a browser: make test-fast skips it

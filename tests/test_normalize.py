@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rcaudit import normalize
-from rcaudit.normalize import (
+from rcaudit.audit import normalize
+from rcaudit.audit.normalize import (
     NORMALISERS,
     casefolded,
     country,

@@ -15,15 +15,15 @@ from typing import Any
 
 import pytest
 
-from rcaudit import auth
-from rcaudit.auth import GraphAuth
-from rcaudit.check import run_checks
-from rcaudit.config import Settings
-from rcaudit.errors import AuthError, FetchError, PermissionDenied
-from rcaudit.graph import GraphClient
-from rcaudit.http import RetryPolicy, make_session
+from rcaudit.connect import auth
+from rcaudit.connect.auth import GraphAuth
+from rcaudit.connect.check import run_checks
+from rcaudit.connect.config import Settings
+from rcaudit.connect.fetch import fetch_snapshot
+from rcaudit.connect.graph import GraphClient
+from rcaudit.connect.http import RetryPolicy, make_session
+from rcaudit.model.errors import AuthError, FetchError, PermissionDenied
 from rcaudit.sandbox import Sandbox, generate
-from rcaudit.snapshot import fetch_snapshot
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(hours=1)
 FAST = RetryPolicy(max_total=1.0, max_attempts=4, backoff=0.01, max_backoff=0.05)

@@ -22,11 +22,12 @@ from snapshots import (
     small_tenant,
 )
 
-from rcaudit.errors import ConfigError, MappingError
-from rcaudit.findings import COLUMNS
-from rcaudit.mapping import ENTERPRISE, AttributeMapping, default_mapping
-from rcaudit.reconcile import AuditOptions, entra_sends, reconcile
-from rcaudit.sandbox.sync_schema import attribute_mapping, default_sync_schema
+from rcaudit.audit.mapping import AttributeMapping, default_mapping
+from rcaudit.audit.reconcile import AuditOptions, entra_sends, reconcile
+from rcaudit.model.errors import ConfigError, MappingError
+from rcaudit.model.findings import COLUMNS
+from rcaudit.model.vocabulary import ENTERPRISE
+from rcaudit.sandbox.tenant.sync_schema import attribute_mapping, default_sync_schema
 
 MANAGER = f"{ENTERPRISE}:manager"
 DEPARTMENT = f"{ENTERPRISE}:department"
@@ -429,7 +430,7 @@ def test_findings_columns_order_sorting_and_raw_values() -> None:
 
 
 def test_raw_values_render_booleans_lowercase_and_lists_as_json() -> None:
-    from rcaudit.normalize import raw
+    from rcaudit.audit.normalize import raw
 
     assert (raw(True), raw(False), raw(None), raw(("a", "b")), raw(["x"]), raw("As Is ")) == (
         "true", "false", "", '["a","b"]', '["x"]', "As Is ")
@@ -500,8 +501,8 @@ def test_expressions_read_provisioning_names_and_is_soft_deleted_is_not_live() -
 def test_each_distinct_combination_of_inputs_is_evaluated_once() -> None:
     import numpy as np
 
-    from rcaudit.expressions import compile_expression
-    from rcaudit.reconcile import _evaluate
+    from rcaudit.audit.expressions import compile_expression
+    from rcaudit.audit.reconcile import _evaluate
 
     calls: list[tuple] = []
     compiled = compile_expression('Join(" ", [givenName], [surname])')

@@ -10,7 +10,7 @@ import json
 
 from snapshots import NOW, audit, entra_user, rc_account, rows, small_tenant, snapshot_from_tenant
 
-from rcaudit.reconcile import AuditOptions, reconcile
+from rcaudit.audit.reconcile import AuditOptions, reconcile
 
 
 def _quality(result) -> dict[str, dict]:

@@ -14,10 +14,10 @@ import papermill
 import pytest
 from browser import CHROMIUM, NEEDS_CHROMIUM, static_problems, visit
 
-from rcaudit.audit_run import audit
-from rcaudit.config import Settings
-from rcaudit.errors import NotebookError
-from rcaudit.report import export_html
+from rcaudit.connect.config import Settings
+from rcaudit.model.errors import NotebookError
+from rcaudit.report.export import export_html
+from rcaudit.runner import audit
 
 pytestmark = pytest.mark.slow  # runs the audit notebook (papermill) or a browser: make test-fast skips it
 
@@ -42,7 +42,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
     nb.cells = [
         nbformat.v4.new_markdown_cell("# Offline report fixture"),
-        nbformat.v4.new_code_cell("from rcaudit.report import register_offline_renderer\n"
+        nbformat.v4.new_code_cell("from rcaudit.report.export import register_offline_renderer\n"
                                   "register_offline_renderer()\nimport plotly.express as px"),
         nbformat.v4.new_code_cell("px.bar(x=['orphan', 'missing'], y=[3, 5], title='by kind').show()"),
         nbformat.v4.new_code_cell("px.pie(names=['high', 'low'], values=[2, 7], title='by severity').show()"),

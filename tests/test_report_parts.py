@@ -8,10 +8,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from rcaudit import charts
-from rcaudit.findings import COLUMNS, read_findings
-from rcaudit.masking import mask, mask_findings, pii_key
-from rcaudit.trends import changes_over_time, compare, history, list_runs, open_findings
+from rcaudit.model.findings import COLUMNS, read_findings
+from rcaudit.model.runs import list_runs
+from rcaudit.report import charts
+from rcaudit.report.masking import mask, mask_findings, pii_key
+from rcaudit.report.trends import changes_over_time, compare, history, open_findings
 
 EMAIL = 'emails[type eq "work"].value'
 
@@ -112,7 +113,7 @@ def test_chart_labels_from_the_services_are_text_to_plotly(findings: pd.DataFram
 
 
 def test_a_figure_block_cannot_be_closed_by_a_value() -> None:
-    from rcaudit.report import figure_html
+    from rcaudit.report.export import figure_html
 
     block = figure_html({"data": [{"type": "bar", "y": ["</script><script>alert(1)</script>"]}], "layout": {}})
     assert block.count("</script>") == 1 and "<script>" not in block

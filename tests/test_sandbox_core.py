@@ -7,10 +7,10 @@ import json
 import pytest
 import requests
 
-from rcaudit.errors import TenantFileError
+from rcaudit.model.errors import TenantFileError
 from rcaudit.sandbox import Sandbox, builtin_tenant, load_tenant, save_tenant
-from rcaudit.sandbox.faults import FaultSet
-from rcaudit.sandbox.ratelimit import RateLimiter
+from rcaudit.sandbox.servers.faults import FaultSet
+from rcaudit.sandbox.servers.ratelimit import RateLimiter
 
 
 def test_binds_loopback_with_https_that_verifies_only_against_its_ca(sandbox: Sandbox) -> None:

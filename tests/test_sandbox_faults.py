@@ -80,7 +80,7 @@ def test_expire_tokens_invalidates_every_token_issued_so_far(sandbox: Sandbox, h
 
 
 def test_unknown_action_is_refused_by_name() -> None:
-    from rcaudit.sandbox.faults import FaultSet
+    from rcaudit.sandbox.servers.faults import FaultSet
 
     with pytest.raises(ValueError, match="unknown fault action 'explode'"):
         FaultSet().add("explode")  # type: ignore[arg-type]

@@ -14,9 +14,10 @@ from typing import Any
 import pytest
 import requests
 
+from rcaudit.model.vocabulary import PATCH_OP
 from rcaudit.sandbox import Sandbox, builtin_tenant, generate
-from rcaudit.sandbox.regions import check_addresses
-from rcaudit.sandbox.scim_schemas import CORE_USER, PATCH_OP
+from rcaudit.sandbox.servers.regions import check_addresses
+from rcaudit.sandbox.servers.scim_schemas import CORE_USER
 
 ADA = "1271136020"  # built-in: a Swedish work address (Stockholm, no state)
 STATE_REFUSED = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"], "status": "400",

@@ -16,11 +16,11 @@ from urllib.parse import parse_qsl, quote, urlsplit
 import pytest
 import requests
 
-from rcaudit.mapping import ACTIVE_EXPRESSION, ENTERPRISE
+from rcaudit.model.vocabulary import ACTIVE_EXPRESSION, ENTERPRISE
 from rcaudit.sandbox import Sandbox, builtin_tenant
-from rcaudit.sandbox.odata import ODataError, decode_skiptoken, encode_skiptoken, parse_filter, take_page
-from rcaudit.sandbox.sync_schema import default_sync_schema, mapping_pairs
-from rcaudit.sandbox.tokens import GRAPH_AUDIENCE, RC_AUDIENCE
+from rcaudit.sandbox.servers.odata import ODataError, decode_skiptoken, encode_skiptoken, parse_filter, take_page
+from rcaudit.sandbox.servers.tokens import GRAPH_AUDIENCE, RC_AUDIENCE
+from rcaudit.sandbox.tenant.sync_schema import default_sync_schema, mapping_pairs
 
 _NS = uuid.UUID("0b6f3f7e-52c4-4b8e-9d0a-2f6c1e8d4a11")
 DOMAIN = "contoso.example"

@@ -21,8 +21,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from rcaudit.sandbox import Sandbox, builtin_tenant
-from rcaudit.sandbox.tls import client_certificate
-from rcaudit.sandbox.tokens import GRAPH_AUDIENCE
+from rcaudit.sandbox.servers.tls import client_certificate
+from rcaudit.sandbox.servers.tokens import GRAPH_AUDIENCE
 
 GRAPH_DEFAULT = ["https://graph.microsoft.com/.default"]
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"

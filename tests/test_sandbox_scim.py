@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 import requests
 
+from rcaudit.model.vocabulary import PATCH_OP
 from rcaudit.sandbox import Sandbox, builtin_tenant
-from rcaudit.sandbox.scim_schemas import CORE_USER, ENTERPRISE_USER, PATCH_OP
+from rcaudit.sandbox.servers.scim_schemas import CORE_USER, ENTERPRISE_USER
 
 ENTERPRISE = ENTERPRISE_USER
 SYNTHETIC = 293  # plus the built-in tenant's 7 accounts: 300 users

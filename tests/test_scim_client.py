@@ -12,12 +12,12 @@ import requests
 from requests.structures import CaseInsensitiveDict
 from tls_wsgi import https_wsgi
 
-from rcaudit.config import Settings
-from rcaudit.errors import AuthError, FetchError
-from rcaudit.http import RetryPolicy, make_session, stats_of
-from rcaudit.mapping import declared_by
+from rcaudit.connect.config import Settings
+from rcaudit.connect.http import RetryPolicy, make_session, stats_of
+from rcaudit.connect.scim import ScimClient, parse_error
+from rcaudit.model.errors import AuthError, FetchError
+from rcaudit.model.scim_path import declared_by
 from rcaudit.sandbox import Sandbox
-from rcaudit.scim import ScimClient, parse_error
 
 FAST = RetryPolicy(max_total=1.0, backoff=0.01, max_backoff=0.05)
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"

@@ -13,13 +13,13 @@ from typing import Any
 
 import pytest
 
-from rcaudit import auth
-from rcaudit.config import Settings
-from rcaudit.errors import FetchError
-from rcaudit.http import RetryPolicy, make_session
+from rcaudit.connect import auth
+from rcaudit.connect.config import Settings
+from rcaudit.connect.fetch import fetch_snapshot
+from rcaudit.connect.http import RetryPolicy, make_session
+from rcaudit.connect.scim import ScimClient, overlap
+from rcaudit.model.errors import FetchError
 from rcaudit.sandbox import Sandbox, generate
-from rcaudit.scim import ScimClient, overlap
-from rcaudit.snapshot import fetch_snapshot
 
 FAST = RetryPolicy(max_total=1.0, backoff=0.01, max_backoff=0.05)
 LIST = r"^/scim/v2/Users$"

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from rcaudit.sandbox.scim_patch import (
+from rcaudit.model.vocabulary import PATCH_OP
+from rcaudit.sandbox.servers.scim_patch import (
     Comparison,
     PatchError,
     PatchPath,
@@ -17,7 +18,7 @@ from rcaudit.sandbox.scim_patch import (
     parse_filter,
     parse_path,
 )
-from rcaudit.sandbox.scim_schemas import CORE_USER, ENTERPRISE_USER, PATCH_OP
+from rcaudit.sandbox.servers.scim_schemas import CORE_USER, ENTERPRISE_USER
 
 ENTERPRISE = ENTERPRISE_USER
 

@@ -21,9 +21,7 @@ from snapshots import (
     snapshot_from_tenant,
 )
 
-from rcaudit.errors import MappingError
-from rcaudit.sandbox.sync_schema import default_sync_schema
-from rcaudit.scope import (
+from rcaudit.audit.scope import (
     FilterClause,
     ScopingFilters,
     compute_scope,
@@ -31,6 +29,8 @@ from rcaudit.scope import (
     parse_scoping_filters,
     scoping_filters_from_schema,
 )
+from rcaudit.model.errors import MappingError
+from rcaudit.sandbox.tenant.sync_schema import default_sync_schema
 
 
 def scope_of(tenant: dict, mode: str = "assigned", filters=None, grace: float = 40):

@@ -13,9 +13,11 @@ from typing import Any
 import pytest
 
 from rcaudit.cli import main
-from rcaudit.config import Settings
+from rcaudit.connect.config import Settings
+from rcaudit.connect.fetch import fetch_snapshot
+from rcaudit.model.errors import SnapshotError
+from rcaudit.model.snapshot import Snapshot
 from rcaudit.sandbox import Sandbox, generate
-from rcaudit.snapshot import Snapshot, SnapshotError, fetch_snapshot
 
 
 @pytest.fixture(scope="module")

@@ -16,14 +16,15 @@ from typing import Any
 import pytest
 from snapshots import NOW, assign, audit, entra_user, rc_account, small_tenant
 
-from rcaudit import auth
+from rcaudit.audit.reconcile import AuditOptions, flag_parameter, reconcile, resolve_sync_settings
 from rcaudit.cli import main
-from rcaudit.config import Settings
-from rcaudit.errors import ConfigError
-from rcaudit.http import RetryPolicy
-from rcaudit.reconcile import AuditOptions, flag_parameter, reconcile, resolve_sync_settings
+from rcaudit.connect import auth
+from rcaudit.connect.config import Settings
+from rcaudit.connect.fetch import fetch_snapshot
+from rcaudit.connect.http import RetryPolicy
+from rcaudit.model.errors import ConfigError
+from rcaudit.model.snapshot import Snapshot
 from rcaudit.sandbox import Sandbox, generate, save_tenant
-from rcaudit.snapshot import Snapshot, fetch_snapshot
 
 FAST = RetryPolicy(max_total=1.0, max_attempts=4, backoff=0.01, max_backoff=0.05)
 SECRET_TOKEN = "rc-connector-token-7f3a9c1e5b2d"  # what Entra's connector holds for RingCentral: never copied

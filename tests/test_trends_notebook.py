@@ -11,8 +11,8 @@ import pandas as pd
 import papermill
 import pytest
 
-from rcaudit.config import PROJECT_ROOT
-from rcaudit.findings import COLUMNS
+from rcaudit.connect.config import PROJECT_ROOT
+from rcaudit.model.findings import COLUMNS
 
 pytestmark = pytest.mark.slow  # runs the audit notebook (papermill) or a browser: make test-fast skips it
 

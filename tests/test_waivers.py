@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from snapshots import NOW, audit, entra_user, rc_account, small_tenant
 
-from rcaudit.waivers import Waiver, WaiverError, load_waivers
+from rcaudit.audit.waivers import Waiver, WaiverError, load_waivers
 
 
 def _tenant() -> dict:

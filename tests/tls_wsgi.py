@@ -15,7 +15,7 @@ from socketserver import ThreadingMixIn
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from rcaudit.sandbox.tls import create_tls
+from rcaudit.sandbox.servers.tls import create_tls
 
 
 class _Quiet(WSGIRequestHandler):

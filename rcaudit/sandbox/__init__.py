@@ -1,9 +1,9 @@
 """Local HTTPS emulators of Entra login, Microsoft Graph and RingCentral SCIM, serving a tenant file."""
 
-from .builtin import builtin_tenant
-from .generate import GeneratedTenant, TruthRow, generate, read_truth_csv, write_truth_csv
-from .sandbox import Sandbox
-from .tenant import load_tenant, save_tenant, validate_tenant
+from rcaudit.sandbox.sandbox import Sandbox
+from rcaudit.sandbox.tenant.builtin import builtin_tenant
+from rcaudit.sandbox.tenant.file import load_tenant, save_tenant, validate_tenant
+from rcaudit.sandbox.tenant.generate import GeneratedTenant, TruthRow, generate, read_truth_csv, write_truth_csv
 
 __all__ = [
     "GeneratedTenant", "Sandbox", "TruthRow", "builtin_tenant", "generate", "load_tenant", "read_truth_csv",

@@ -10,11 +10,11 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from .faults import FaultSet
-from .http_server import RunningServer
-from .services import EntraService, RingCentralService
-from .state import SandboxState
-from .tls import create_tls
+from rcaudit.sandbox.servers.faults import FaultSet
+from rcaudit.sandbox.servers.http_server import RunningServer
+from rcaudit.sandbox.servers.services import EntraService, RingCentralService
+from rcaudit.sandbox.servers.state import SandboxState
+from rcaudit.sandbox.servers.tls import create_tls
 
 
 class Sandbox:

@@ -1,0 +1,58 @@
+"""The findings table contract (DESIGN.md "findings.csv"): columns, order, severities, sorting.
+
+Shared by the engine that produces the table and by everything that reads it back (charts, trends,
+masking, fix-up plans), so the contract is written once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from rcaudit.model.errors import FindingsFileError
+
+COLUMNS: tuple[str, ...] = (
+    "kind", "severity", "entra_id", "scim_id", "user_name", "attribute", "expected", "actual",
+    "expected_normalized", "actual_normalized", "match_key", "reason", "waived",
+)
+KINDS: tuple[str, ...] = (
+    "should_be_inactive", "orphan_in_target", "missing_in_target", "should_be_active", "ambiguous_match",
+    "attribute_mismatch",
+)
+SEVERITIES: tuple[str, ...] = ("high", "medium", "low")
+SEVERITY_RANK: dict[str, int] = {s: i for i, s in enumerate(SEVERITIES)}
+# DESIGN.md "Severity": per kind; an attribute_mismatch is medium on the join keys, low elsewhere.
+KIND_SEVERITY: dict[str, str] = {
+    "should_be_inactive": "high", "orphan_in_target": "high", "missing_in_target": "medium",
+    "should_be_active": "medium", "ambiguous_match": "medium", "attribute_mismatch": "low",
+}
+KEY_ATTRIBUTES = frozenset({"userName", "externalId"})
+
+
+def severity(kind: str, attribute: str = "") -> str:
+    if kind == "attribute_mismatch" and attribute in KEY_ATTRIBUTES:
+        return "medium"
+    return KIND_SEVERITY[kind]
+
+
+def empty() -> pd.DataFrame:
+    frame = pd.DataFrame({c: pd.Series(dtype="str") for c in COLUMNS})
+    frame["waived"] = frame["waived"].astype(bool)
+    return frame
+
+
+def read_findings(path: str | Path) -> pd.DataFrame:
+    """A findings.csv as written by an audit run: every column a string except `waived`."""
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    missing = [c for c in COLUMNS if c not in frame.columns]
+    if missing:
+        raise FindingsFileError(f"{path}: not a findings table an audit wrote, missing columns {', '.join(missing)}")
+    frame["waived"] = frame["waived"].str.lower().isin(("true", "1"))
+    return frame
+
+
+def finding_key(frame: pd.DataFrame) -> pd.Series:
+    """One identity per finding across runs: kind, account or user, attribute."""
+    subject = frame["scim_id"].where(frame["scim_id"] != "", frame["entra_id"])
+    return frame["kind"] + "|" + subject + "|" + frame["attribute"]

@@ -1,0 +1,251 @@
+"""`rcaudit audit` and `rcaudit demo`: run the audit notebook with papermill, export the report, exit by severity.
+
+The notebook is the audit (the same cells an analyst runs in JupyterLab); this module only chooses its
+parameters, runs it headless, turns it into `report.html` and reads `summary.json` back for the exit code.
+Secrets never become parameters: the kernel inherits them from the environment, and `check_parameters` refuses
+anything that looks like one (papermill writes every parameter into `audit.ipynb`).
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import json
+import logging
+import os
+import re
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from rcaudit.connect.config import PROJECT_ROOT, Settings
+from rcaudit.model.errors import ConfigError, ExitCode, NotebookError
+from rcaudit.model.runs import create_run_folder
+from rcaudit.report.export import export_html, strip_saved_notebook
+from rcaudit.workbook import FAIL_ON
+
+EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = ExitCode.OK, ExitCode.FINDINGS, ExitCode.ERROR
+
+AUDIT_NOTEBOOK = PROJECT_ROOT / "notebooks" / "audit.ipynb"
+
+
+def typed(value: str) -> Any:
+    """papermill's `-p` typing: ints, floats, True/False/None, else the string (`-r` keeps strings raw)."""
+    for cast in (int, float):
+        try:
+            return cast(value)
+        except ValueError:
+            pass
+    return {"True": True, "False": False, "None": None, "true": True, "false": False}.get(value, value)
+
+
+# --- notebook parameters: checked before papermill writes anything -------------------------------------------
+# Names that look like a credential: refused whatever their value (papermill writes parameters into audit.ipynb).
+CREDENTIAL_NAME = re.compile(r"secret|token|passw|pwd|jwt|key|credential|assertion|bearer|cert|pfx|private|auth",
+                             re.IGNORECASE)
+# Parameters that name a file: resolved against the caller's directory (the kernel runs in the run folder).
+PATH_PARAMETERS = ("waiver_file", "mapping_file", "sandbox_tenant")
+# Set by `rcaudit audit` itself (each has its own option).
+RESERVED = ("source", "run_folder", "snapshot", "mask_pii", "fail_on")
+# Only `rcaudit demo` serves a sandbox: given to `rcaudit audit` (the environment) they would be ignored.
+SANDBOX_ONLY = ("sandbox_users", "sandbox_seed", "sandbox_tenant", "sandbox_profile", "sandbox_job_status")
+# Bounds the parameters cell cannot say: (minimum, allowed values).
+LIMITS: dict[str, tuple[float | None, tuple[str, ...]]] = {
+    "grace_minutes": (0, ()), "top_rows": (1, ()), "sandbox_users": (0, ()), "sandbox_seed": (0, ()),
+    "scope_mode": (None, ("", "assigned", "all")), "group_by": (None, ()),
+    "skip_out_of_scope_deletions": (None, ("", "true", "false")),
+}
+
+
+def notebook_parameters(notebook: Path = AUDIT_NOTEBOOK) -> dict[str, Any]:
+    """Name -> default of the notebook's parameters cell (papermill's own reading of it), so the valid names
+    and types are never a second hand-kept list."""
+    import papermill
+
+    found = papermill.inspect_notebook(str(notebook))
+    defaults: dict[str, Any] = {}
+    for name, spec in found.items():
+        try:
+            defaults[name] = ast.literal_eval(str(spec["default"]))
+        except (ValueError, SyntaxError):
+            defaults[name] = str(spec["default"])
+    return defaults
+
+
+def configured_secrets(settings: Settings) -> list[str]:
+    """Every secret value the settings hold (fields kept out of repr), plus webhook URLs from the environment."""
+    values = [getattr(settings, f.name) for f in dataclasses.fields(settings) if not f.repr]
+    values += os.environ.get("RCAUDIT_NOTIFY_URLS", "").split()
+    return [str(v) for v in values if v]
+
+
+def _valid_names(defaults: dict[str, Any]) -> str:
+    return ", ".join(f"{name} ({type(value).__name__})" for name, value in defaults.items() if name not in RESERVED)
+
+
+def _refuse_credential(name: str, text: str, secrets_: list[str]) -> None:
+    """A credential never becomes a parameter: papermill would write it into audit.ipynb."""
+    if CREDENTIAL_NAME.search(name):
+        raise ConfigError(f"notebook parameter {name}: looks like a credential; secrets come from the RCAUDIT_* "
+                          "environment only, never from -p/-r (papermill writes parameters into audit.ipynb)")
+    if any(text == s or (len(s) >= 8 and s in text) for s in secrets_):
+        raise ConfigError(f"notebook parameter {name}: its value is a configured secret (a RCAUDIT_* credential); "
+                          "refused, since papermill writes parameters into audit.ipynb")
+
+
+def _convert(name: str, text: str, raw: bool, default: Any, valid: str) -> Any:
+    """`text` as the type of the parameter's default; `-p` types like papermill, `-r` keeps strings."""
+    wanted = type(default)
+    if wanted is str or default is None:
+        return text
+    value = text if raw else typed(text)
+    if wanted is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+    elif wanted is int and not isinstance(value, bool):
+        if isinstance(value, int):
+            return value
+        try:
+            return int(str(value).strip())
+        except ValueError:
+            pass
+    elif wanted is float and not isinstance(value, bool):
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            pass
+    kind = {"int": "an integer", "float": "a number", "bool": "True or False"}.get(wanted.__name__, wanted.__name__)
+    raise ConfigError(f"notebook parameter {name}: {text!r} is not {kind}; valid parameters: {valid}")
+
+
+def _bounded(name: str, value: Any) -> None:
+    minimum, allowed = LIMITS.get(name, (None, ()))
+    if minimum is not None and isinstance(value, int | float) and value < minimum:
+        raise ConfigError(f"notebook parameter {name}: {value} is below the minimum {minimum}")
+    if allowed and value not in allowed:
+        raise ConfigError(f"notebook parameter {name}: {value!r} is not one of "
+                          f"{', '.join(repr(a) for a in allowed)}")
+    if name == "group_by" and not str(value).strip():
+        raise ConfigError("notebook parameter group_by: must name an Entra user property")
+
+
+def _resolved_path(name: str, value: str, where: Path) -> str:
+    """A file parameter as an absolute path from the caller's directory; a missing file is refused now."""
+    if not value:
+        return value
+    path = (where / Path(value).expanduser()).resolve()
+    if not path.is_file():
+        raise ConfigError(f"notebook parameter {name}: {value} is not a file ({path})")
+    if name == "waiver_file":
+        from rcaudit.audit.waivers import load_waivers
+
+        load_waivers(path)  # a malformed waiver file is refused before anything is written
+    elif name == "mapping_file":
+        from rcaudit.audit.overrides import load_mapping_overrides
+
+        load_mapping_overrides(path)
+    return str(path)
+
+
+def check_parameters(given: Iterable[tuple[str, str, bool]], settings: Settings, notebook: Path = AUDIT_NOTEBOOK,
+                     cwd: Path | None = None, reserved: Iterable[str] = RESERVED) -> dict[str, Any]:
+    """(name, text, raw) triples from -p/-r -> papermill parameters, or a ConfigError naming the parameter.
+
+    Credentials (by name or by value) are refused first, then unknown names, wrong types and out-of-range
+    values; file parameters are resolved against `cwd` (the caller's directory) and must exist."""
+    defaults = notebook_parameters(notebook)
+    valid = _valid_names(defaults)
+    secrets_ = configured_secrets(settings)
+    where = cwd or Path.cwd()
+    out: dict[str, Any] = {}
+    for name, text, raw in given:
+        _refuse_credential(name, text, secrets_)
+        if name in reserved and name in SANDBOX_ONLY:
+            raise ConfigError(f"-p/-r {name}: only `rcaudit demo` serves a sandbox (its --users, --seed, --tenant, "
+                              "--schema-profile, --job-status); `rcaudit audit` reads the environment")
+        if name in reserved:
+            raise ConfigError(f"-p/-r {name}: set it with its own option (--out, --snapshot, --fail-on, "
+                              "--mask-pii); the source of `rcaudit audit` is always the environment")
+        if name not in defaults:
+            raise ConfigError(f"notebook parameter {name}: unknown; valid parameters: {valid}")
+        value = _convert(name, text, raw, defaults[name], valid)
+        _bounded(name, value)
+        out[name] = _resolved_path(name, value, where) if name in PATH_PARAMETERS else value
+    return out
+
+
+def _log_cells_to_stderr() -> None:
+    """Schedulers keep stderr: papermill's `log_output` writes each cell's output through its logger."""
+    logger = logging.getLogger("papermill")
+    if not any(getattr(h, "_rcaudit", False) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler._rcaudit = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+
+
+def run_notebook(parameters: dict[str, Any], folder: Path, notebook: Path = AUDIT_NOTEBOOK,
+                 log_cells: bool = False) -> Path:
+    """Execute `notebook` into `folder/audit.ipynb`. On a failing cell the executed notebook is still written
+    (with papermill's error banner) and a NotebookError carries the cell, the error and its traceback."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    output = folder / "audit.ipynb"
+    if log_cells:
+        _log_cells_to_stderr()
+    try:
+        papermill.execute_notebook(str(notebook), str(output), parameters=parameters, kernel_name="python3",
+                                   progress_bar=sys.stderr.isatty(), log_output=log_cells, cwd=str(folder))
+    except PapermillExecutionError as exc:
+        raise NotebookError(f"the {notebook.stem} notebook failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue}",
+                            cell=exc.exec_count, ename=str(exc.ename), evalue=str(exc.evalue),
+                            traceback=tuple(str(line) for line in exc.traceback or ()), notebook=str(output)) from None
+    return output
+
+
+def audit(*, settings: Settings, source: str, out: str | None = None, snapshot: str | None = None,
+          params: dict[str, Any] | None = None, fail_on: str = "high", mask_pii: bool = False,
+          notebook: Path = AUDIT_NOTEBOOK, log_cells: bool = False) -> int:
+    """One audit run; returns the exit code (0 clean, 1 findings at or above `fail_on`, 2 error)."""
+    if fail_on not in FAIL_ON:
+        raise ConfigError(f"--fail-on {fail_on}: expected one of {', '.join(FAIL_ON)}")
+    if source == "environment" and not snapshot:
+        missing = settings.missing()
+        if missing:
+            raise ConfigError("cannot audit, settings missing: " + "; ".join(missing))
+    secrets_ = configured_secrets(settings)
+    for name, value in (params or {}).items():  # the last gate before papermill writes them down
+        _refuse_credential(name, str(value), secrets_)
+    folder = create_run_folder(settings.outputs, out)
+    parameters: dict[str, Any] = {**(params or {}), "source": source, "run_folder": str(folder),
+                                  "snapshot": str(Path(snapshot).resolve()) if snapshot else "",
+                                  "mask_pii": mask_pii, "fail_on": fail_on}
+    failure: NotebookError | None = None
+    try:
+        run_notebook(parameters, folder, notebook, log_cells=log_cells)
+    except NotebookError as exc:
+        failure = exc  # the executed notebook (with the error banner) still becomes the report
+    strip_saved_notebook(folder / "audit.ipynb")  # no widget state kept (nor exported as a CDN script)
+    report = export_html(folder / "audit.ipynb", folder / "report.html", title="rcaudit report")
+    summary_file = folder / "summary.json"
+    if failure is not None:
+        raise NotebookError(f"{failure.message}; the run did not finish, see {report}", cell=failure.cell,
+                            ename=failure.ename, evalue=failure.evalue, traceback=failure.traceback,
+                            notebook=failure.notebook)
+    if not summary_file.is_file():
+        raise NotebookError(f"the run did not finish (no summary.json); see {report}", notebook=str(folder))
+    summary = json.loads(summary_file.read_text(encoding="utf-8"))
+    counts = summary["findings"]
+    severity = ", ".join(f"{k} {v}" for k, v in counts["by_severity"].items())
+    print(f"rcaudit: {summary['sizes']['entra_users']:,} Entra users, {summary['sizes']['scim_users']:,} "
+          f"RingCentral accounts ({summary['source']}): {counts['total']:,} findings ({severity}), "
+          f"{counts['waived']} waived; report: {report}")
+    from rcaudit.model.findings import read_findings
+    from rcaudit.workbook import should_fail
+
+    return EXIT_FINDINGS if should_fail(read_findings(folder / "findings.csv"), fail_on) else EXIT_OK

@@ -1,0 +1,801 @@
+"""The tenant generator: a realistic company on both sides, with planted, labelled drift.
+
+`generate(users=N, seed=S, now=T)` returns a tenant in the DESIGN.md file format, the findings it planted
+(`truth`, following DESIGN.md "Audit rules") and the traps it set (formatting-only differences a good audit
+must ignore). The truth comes from what was planted, never from the audit engine. Same seed and `now`,
+same tenant.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import gc
+import random
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypedDict
+
+from rcaudit.model.vocabulary import CORE_USER as CORE
+from rcaudit.model.vocabulary import DEFAULT_ACCESS_ROLE, ENTERPRISE
+from rcaudit.sandbox.tenant.people import (
+    COUNTRIES,
+    COUNTRY_WEIGHTS,
+    DEPARTMENT_WEIGHTS,
+    DEPARTMENTS,
+    Country,
+    Office,
+    ascii_local_part,
+)
+from rcaudit.sandbox.tenant.sync_schema import default_job_id, default_sync_schema
+
+GRACE = dt.timedelta(minutes=40)
+
+JOB_STATUSES = ("Active", "Paused", "Quarantine")
+
+# DESIGN.md attribute paths
+USERNAME, EXTERNAL_ID, DISPLAY_NAME, TITLE = "userName", "externalId", "displayName", "title"
+EMAIL = 'emails[type eq "work"].value'
+GIVEN, FAMILY = "name.givenName", "name.familyName"
+MOBILE = 'phoneNumbers[type eq "mobile"].value'
+DEPARTMENT, MANAGER = f"{ENTERPRISE}:department", f"{ENTERPRISE}:manager"
+
+
+def address_path(part: str) -> str:
+    return f'addresses[type eq "work"].{part}'
+
+
+TRUTH_COLUMNS = ("kind", "entra_id", "scim_id", "attribute")
+
+# Drift the generator plants on live users, and the attribute each one shows up on.
+PLANTS: dict[str, str] = {
+    "rc_title": TITLE, "rc_department": DEPARTMENT, "rc_locality": address_path("locality"),
+    "rc_street": address_path("streetAddress"), "rc_postal": address_path("postalCode"),
+    "rc_region": address_path("region"), "rc_given": GIVEN, "rc_mobile": MOBILE, "missing_mobile": MOBILE,
+    "cleared_title": TITLE, "cleared_department": DEPARTMENT, "cleared_street": address_path("streetAddress"),
+    "cleared_mobile": MOBILE, "stale_surname": FAMILY, "stale_department": DEPARTMENT,
+}
+PLANTS_ORDER = tuple(PLANTS)
+
+
+@dataclass(frozen=True, order=True)
+class TruthRow:
+    kind: str
+    entra_id: str
+    scim_id: str
+    attribute: str = ""
+
+
+class _GraphGroup(TypedDict):
+    """A Graph group as the generator builds it: typed so that `members` stays a list it can append to."""
+
+    id: str
+    displayName: str
+    members: list[str]
+    createdDateTime: str
+
+
+@dataclass(frozen=True)
+class GeneratedTenant:
+    """A generated tenant, the findings planted in it and the traps set in it (trap name → ids)."""
+
+    tenant: dict[str, Any]
+    truth: tuple[TruthRow, ...]
+    traps: dict[str, tuple[str, ...]]
+
+    def kinds(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for row in self.truth:
+            counts[row.kind] = counts.get(row.kind, 0) + 1
+        return counts
+
+
+def write_truth_csv(rows: Iterable[TruthRow], path: str | Path) -> Path:
+    path = Path(path)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(TRUTH_COLUMNS)
+        writer.writerows((r.kind, r.entra_id, r.scim_id, r.attribute) for r in sorted(rows))
+    return path
+
+
+def read_truth_csv(path: str | Path) -> list[TruthRow]:
+    with Path(path).open(newline="", encoding="utf-8") as handle:
+        return [TruthRow(r["kind"], r["entra_id"], r["scim_id"], r["attribute"]) for r in csv.DictReader(handle)]
+
+
+def _iso(moment: dt.datetime, millis: bool = False) -> str:
+    """UTC `…Z` as both services write it (`moment` is UTC already: the generator works in UTC only)."""
+    naive = moment.replace(tzinfo=None)
+    return naive.isoformat(timespec="milliseconds" if millis else "seconds") + "Z"
+
+
+# --- people ---------------------------------------------------------------------------------------
+
+@dataclass
+class _Person:
+    """One Entra user while it is being generated; `role` says what the generator plants for it."""
+
+    id: str
+    given: str
+    surname: str
+    country: Country
+    office: Office
+    department: str
+    title: str | None
+    nick: str
+    upn: str
+    mobile_typed: str | None
+    mobile_e164: str | None
+    country_form: str
+    usage_location: str | None
+    created: dt.datetime
+    role: str = "live"
+    manager: _Person | None = None
+    is_manager: bool = False
+    enabled: bool = True
+    deleted_at: dt.datetime | None = None
+    old_upn: str | None = None  # before a rename
+    old_surname: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # Entra-side overrides (cleared values, traps)
+
+
+class _Generator:
+    def __init__(self, users: int, seed: int, now: dt.datetime, profile: str, job_status: str, domain: str) -> None:
+        if users < 60:
+            raise ValueError("generate() needs at least 60 users to plant every kind of drift")
+        if profile not in ("current", "classic"):
+            raise ValueError(f"schema_profile must be 'current' or 'classic', not {profile!r}")
+        if job_status not in JOB_STATUSES:
+            raise ValueError(f"job_status must be one of {JOB_STATUSES}, not {job_status!r}")
+        self.n = users
+        self.rng = random.Random(seed)
+        self.now = now.astimezone(dt.UTC).replace(microsecond=0)
+        self.profile = profile
+        self.job_status = job_status
+        self.domain = domain
+        self.few = max(1, round(users * 0.002))  # "several": 4 of each at 2,000 users, 200 at 100,000
+        self.truth: list[TruthRow] = []
+        self.traps: dict[str, list[str]] = {}
+        self.used_upns: set[str] = set()
+        self.used_nicks: set[str] = set()
+        self._next_suffix: dict[str, int] = {}
+        self._rc_counter = 0
+        self._direct_counter = 0
+
+    # ids and numbers
+    def uuid(self) -> str:
+        h = f"{self.rng.getrandbits(128):032x}"
+        return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) % 4]}{h[17:20]}-{h[20:32]}"
+
+    def rc_id(self) -> str:
+        self._rc_counter += 1
+        return f"{1_200_000 + self._rc_counter * 37 + self.rng.randrange(37)}020"
+
+    def direct_number(self, country: Country) -> str:
+        """A RingCentral direct number in the office's country, E.164, unique in the tenant."""
+        self._direct_counter += 1
+        digits = 7 if country.code in ("US", "SE") else 8
+        return f"{country.direct_prefix}{2 * 10 ** (digits - 1) + self._direct_counter}"
+
+    def trap(self, name: str, ident: str) -> None:
+        self.traps.setdefault(name, []).append(ident)
+
+    def finding(self, kind: str, entra_id: str = "", scim_id: str = "", attribute: str = "") -> None:
+        self.truth.append(TruthRow(kind, entra_id, scim_id, attribute))
+
+    def moment(self, start: dt.datetime, end: dt.datetime) -> dt.datetime:
+        span = max(1, int((end - start).total_seconds()))
+        return start + dt.timedelta(seconds=int(self.rng.random() * span))
+
+    def in_grace(self) -> dt.datetime:
+        """A moment well inside the grace window (5–25 minutes ago)."""
+        return self.now - dt.timedelta(seconds=self.rng.randrange(5 * 60, 25 * 60))
+
+    # phones
+    def mobile(self, country: Country) -> tuple[str, str]:
+        """(as typed in Entra, E.164 as RingCentral holds it)."""
+        prefix = self.rng.choice(country.mobile_prefixes)
+        low = 2 * 10 ** (country.mobile_digits - 1)
+        rest = str(low + int(self.rng.random() * (10 ** country.mobile_digits - low)))
+        national = prefix + rest
+        e164 = f"+{country.dial}{national}"
+        code = country.code
+        if code == "US":
+            a, b, c = national[:3], national[3:6], national[6:]
+            forms = [f"({a}) {b}-{c}", f"{a}-{b}-{c}", f"{a}.{b}.{c}", f"+1 {a} {b} {c}", f"+1 ({a}) {b}-{c}",
+                     national, e164]
+        elif code == "GB":
+            forms = [f"0{national[:4]} {national[4:]}", f"+44 {national[:4]} {national[4:]}",
+                     f"0{national[:4]}-{national[4:7]}-{national[7:]}", f"0{national}", e164]
+        elif code == "DE":
+            forms = [f"0{national[:3]} {national[3:]}", f"+49 {national[:3]} {national[3:]}",
+                     f"0{national[:3]}/{national[3:]}", f"0{national}", f"+49 {national[:4]} {national[4:]}"]
+        else:  # SE
+            a, b, c, d = national[:2], national[2:5], national[5:7], national[7:]
+            forms = [f"0{a}-{b} {c} {d}", f"+46 {a} {b} {c} {d}", f"0{national}", f"0{a} {b} {c} {d}"]
+        return self.rng.choice(forms), e164
+
+    # --- population -----------------------------------------------------------------------------
+    def people(self) -> list[_Person]:
+        rng = self.rng
+        people: list[_Person] = []
+        departments = list(DEPARTMENTS)
+        start = self.now - dt.timedelta(days=6 * 365)
+        countries = rng.choices(COUNTRIES, COUNTRY_WEIGHTS, k=self.n)
+        chosen_departments = rng.choices(departments, DEPARTMENT_WEIGHTS, k=self.n)
+        for country, department in zip(countries, chosen_departments, strict=True):
+            given, surname = rng.choice(country.given), rng.choice(country.surnames)
+            nick = self.unique_nick(ascii_local_part(given, surname))
+            mobile_typed, mobile_e164 = self.mobile(country) if rng.random() < 0.85 else (None, None)
+            people.append(_Person(
+                id=self.uuid(), given=given, surname=surname, country=country, office=rng.choice(country.offices),
+                department=department, title=None, nick=nick,
+                upn=self.unique_upn(nick), mobile_typed=mobile_typed, mobile_e164=mobile_e164,
+                country_form=rng.choice(country.entra_forms),
+                usage_location=country.code if rng.random() < 0.95 else None,
+                created=self.moment(start, self.now - dt.timedelta(days=3)),
+            ))
+        self.hierarchy(people)
+        return people
+
+    def unique_nick(self, base: str) -> str:
+        """`base`, else `base2`, `base3`…: counting per base keeps this O(1) with few distinct names."""
+        k = self._next_suffix.get(base, 1)
+        nick = base if k == 1 else f"{base}{k}"
+        while nick in self.used_nicks:
+            k += 1
+            nick = f"{base}{k}"
+        self._next_suffix[base] = k + 1
+        self.used_nicks.add(nick)
+        return nick
+
+    def unique_upn(self, nick: str) -> str:
+        upn = f"{nick}@{self.domain}"
+        self.used_upns.add(upn.casefold())
+        return upn
+
+    def hierarchy(self, people: list[_Person]) -> None:
+        """CEO → department heads → team leads → members, titles to match."""
+        ceo = people[0]
+        ceo.title, ceo.department, ceo.is_manager = "Chief Executive Officer", "Executive", True
+        by_dept: dict[str, list[_Person]] = {}
+        for person in people[1:]:
+            by_dept.setdefault(person.department, []).append(person)
+        for dept, staff in by_dept.items():
+            members, lead_title, head_title = DEPARTMENTS[dept]
+            head = staff[0]
+            head.title, head.manager, head.is_manager = head_title, ceo, True
+            leads = staff[1: 1 + max(1, len(staff) // 9)]
+            for lead in leads:
+                lead.title, lead.manager, lead.is_manager = lead_title, head, True
+            for i, person in enumerate(staff[1 + len(leads):]):
+                person.title = self.rng.choice(members)
+                person.manager = leads[i % len(leads)]
+
+    # --- roles ----------------------------------------------------------------------------------
+    def assign_roles(self, people: list[_Person]) -> None:
+        few = self.few
+        plan = {
+            "renamed": few, "renamed_leftover": few, "missing": few, "should_be_active": few,
+            "pending_assigned": few, "pending_new": few, "pending_activation": few,
+            "disabled_active": few, "disabled_inactive": few, "disabled_never": few,
+            "unassigned_active": few, "unassigned_inactive": few, "unassigned_none": few,
+            "default_active": few, "default_none": few, "nested_active": few, "nested_none": few,
+            "deleted_active": few, "deleted_inactive": few,
+            "drift": max(few * 4, round(self.n * 0.03)),
+            "trap_case": few * 2, "trap_whitespace": few * 2, "trap_empty": few * 2,
+        }
+        candidates = [p for p in people if not p.is_manager]
+        self.rng.shuffle(candidates)
+        needed = sum(plan.values())
+        if needed > len(candidates):
+            raise ValueError(f"{self.n} users are too few for the planted drift ({needed} special users)")
+        position = 0
+        for role, count in plan.items():
+            for person in candidates[position: position + count]:
+                person.role = role
+            position += count
+
+    # --- Entra ----------------------------------------------------------------------------------
+    def graph_user(self, p: _Person) -> dict[str, Any]:
+        title = p.extra.get("jobTitle", p.title)
+        user: dict[str, Any] = {
+            "id": p.id,
+            "businessPhones": [],
+            "displayName": f"{p.given} {p.surname}",
+            "givenName": p.given,
+            "jobTitle": title,
+            "mail": p.upn,
+            "mobilePhone": p.extra.get("mobilePhone", p.mobile_typed),
+            "officeLocation": p.office.city,
+            "preferredLanguage": {"US": "en-US", "GB": "en-GB", "DE": "de-DE", "SE": "sv-SE"}[p.country.code],
+            "surname": p.surname,
+            "userPrincipalName": p.upn,
+            "accountEnabled": p.enabled,
+            "mailNickname": p.nick,
+            "department": p.extra.get("department", p.department),
+            "streetAddress": p.extra.get("streetAddress", p.office.street),
+            "city": p.office.city,
+            "state": p.extra.get("state", p.office.state),
+            "postalCode": p.office.postal_code,
+            "country": p.country_form,
+            "usageLocation": p.usage_location,
+            "userType": "Member",
+            "createdDateTime": _iso(p.created),
+            "employeeId": None,
+        }
+        if p.manager is not None:
+            user["manager"] = {"id": p.manager.id}
+        if p.deleted_at is not None:
+            user["deletedDateTime"] = _iso(p.deleted_at)
+            user["userPrincipalName"] = p.id.replace("-", "") + p.upn  # Entra's rewrite on soft delete
+        return user
+
+    # --- RingCentral ----------------------------------------------------------------------------
+    def account(self, p: _Person, *, active: bool, created: dt.datetime, upn: str | None = None,
+                surname: str | None = None) -> dict[str, Any]:
+        """The account as Entra would have provisioned it, as RingCentral returns it."""
+        rc_id = self.rc_id()
+        upn = upn or p.upn
+        surname = surname or p.surname
+        phones = [{"type": "work", "value": self.direct_number(p.country)},
+                  {"type": "other", "value": str(100 + self._rc_counter)}]
+        if p.mobile_e164:
+            phones.insert(0, {"type": "mobile", "value": p.mobile_e164})
+        address: dict[str, Any] = {"type": "work", "primary": False, "streetAddress": p.office.street,
+                                   "locality": p.office.city, "postalCode": p.office.postal_code,
+                                   "country": p.country.rc_name}
+        if p.office.state:
+            address["region"] = p.office.state
+        modified = self.moment(created, self.now - dt.timedelta(minutes=1)) if created < self.now - GRACE else created
+        user: dict[str, Any] = {
+            "schemas": [CORE, ENTERPRISE],
+            "id": rc_id,
+            "externalId": p.nick,
+            "meta": {"resourceType": "User", "created": _iso(created, True), "lastModified": _iso(modified, True),
+                     "location": f"http://scim.ringcentral.com/scim/v2/Users/{rc_id}"},
+            "userName": upn,
+            "name": {"familyName": surname, "givenName": p.given},
+            "active": active,
+            "emails": [{"primary": False, "value": upn, "type": "work"}],
+            "phoneNumbers": phones,
+            "addresses": [address],
+            ENTERPRISE: {"department": p.department},
+        }
+        if p.title is not None:
+            user["title"] = p.title
+        if self.profile == "classic":
+            user["displayName"] = f"{p.given} {surname}"
+        return user
+
+    def provisioned(self, p: _Person) -> dt.datetime:
+        return p.created + dt.timedelta(minutes=20 + int(self.rng.random() * 70))
+
+    # --- drift ----------------------------------------------------------------------------------
+    def plant_drift(self, p: _Person, acct: dict[str, Any], index: int) -> None:
+        """One or two differences on a live user's account, each a labelled attribute_mismatch.
+
+        The first plant cycles through every kind so each appears several times; a second one, on another
+        attribute, is added now and then.
+        """
+        kinds = [k for k in PLANTS if self.applicable(k, p)]
+        wanted = PLANTS_ORDER[index % len(PLANTS_ORDER)]
+        first = wanted if wanted in kinds else kinds[index % len(kinds)]
+        chosen = [first]
+        if self.rng.random() < 0.3:
+            others = [k for k in kinds if PLANTS[k] != PLANTS[first]]
+            chosen.append(self.rng.choice(others))
+        for plant in chosen:
+            self.apply_plant(plant, p, acct)
+            self.finding("attribute_mismatch", p.id, acct["id"], PLANTS[plant])
+
+    @staticmethod
+    def applicable(plant: str, p: _Person) -> bool:
+        if plant == "rc_region":
+            return bool(p.office.state)
+        if plant in ("missing_mobile", "cleared_mobile"):
+            return bool(p.mobile_e164)
+        if plant == "cleared_title":
+            return p.title is not None
+        return True
+
+    def apply_plant(self, plant: str, p: _Person, acct: dict[str, Any]) -> str:
+        address = acct["addresses"][0]
+        if plant == "rc_title":
+            acct["title"] = "Team Lead (acting)" if p.title != "Team Lead (acting)" else "Specialist"
+            return TITLE
+        if plant == "rc_department":
+            acct[ENTERPRISE]["department"] = "Operations" if p.department != "Operations" else "Sales"
+            return DEPARTMENT
+        if plant == "rc_locality":
+            address["locality"] = "Remote"
+            return address_path("locality")
+        if plant == "rc_street":
+            address["streetAddress"] = "PO Box 1200"
+            return address_path("streetAddress")
+        if plant == "rc_postal":
+            address["postalCode"] = "00000"
+            return address_path("postalCode")
+        if plant == "rc_region":
+            address["region"] = "WA" if p.country.code == "US" else "Sachsen"
+            return address_path("region")
+        if plant == "rc_given":
+            acct["name"]["givenName"] = p.given[:1] + "."
+            return GIVEN
+        if plant == "rc_mobile":
+            other = self.mobile(p.country)[1]
+            phones = [ph for ph in acct["phoneNumbers"] if ph["type"] != "mobile"]
+            acct["phoneNumbers"] = [{"type": "mobile", "value": other}, *phones]
+            return MOBILE
+        if plant == "missing_mobile":
+            acct["phoneNumbers"] = [ph for ph in acct["phoneNumbers"] if ph["type"] != "mobile"]
+            return MOBILE
+        if plant.startswith("cleared_"):  # Entra cleared it; RingCentral keeps the old value
+            key = {"cleared_title": "jobTitle", "cleared_department": "department",
+                   "cleared_street": "streetAddress", "cleared_mobile": "mobilePhone"}[plant]
+            p.extra[key] = None
+            return {"jobTitle": TITLE, "department": DEPARTMENT, "streetAddress": address_path("streetAddress"),
+                    "mobilePhone": MOBILE}[key]
+        if plant == "stale_department":  # changed in Entra, RingCentral not updated
+            p.extra["department"] = next(d for d in DEPARTMENTS if d != p.department)
+            return DEPARTMENT
+        if plant == "stale_surname":
+            p.old_surname = p.surname
+            p.surname = self.rng.choice([s for s in p.country.surnames if s != p.surname])
+            if self.profile == "classic":
+                self.finding("attribute_mismatch", p.id, acct["id"], DISPLAY_NAME)
+            return FAMILY
+        raise AssertionError(plant)
+
+    def rename(self, p: _Person) -> None:
+        """A new surname and UPN in Entra (mailNickname, hence externalId, unchanged)."""
+        p.old_upn, p.old_surname = p.upn, p.surname
+        p.surname = self.rng.choice([s for s in p.country.surnames if s != p.surname])
+        base = ascii_local_part(p.given, p.surname)
+        candidate, k = base, 1
+        while f"{candidate}@{self.domain}".casefold() in self.used_upns:
+            k += 1
+            candidate = f"{base}{k}"
+        p.upn = self.unique_upn(candidate)
+
+    # --- build ----------------------------------------------------------------------------------
+    def build(self) -> GeneratedTenant:
+        rng = self.rng
+        people = self.people()
+        self.assign_roles(people)
+        tenant_id = self.uuid()
+        sp_id, app_id = self.uuid(), self.uuid()
+        user_role, admin_role, msiam = self.uuid(), self.uuid(), self.uuid()
+        assignments: list[dict[str, Any]] = []
+        accounts: list[dict[str, Any]] = []
+        accounts_of: dict[str, list[dict[str, Any]]] = {}
+        long_ago = self.now - dt.timedelta(days=2 * 365)
+
+        # groups: assigned groups per department, one nested group, some unassigned groups
+        assigned_groups: dict[str, _GraphGroup] = {
+            dept: {"id": self.uuid(), "displayName": f"RingCentral - {dept}", "members": [],
+                   "createdDateTime": _iso(long_ago - dt.timedelta(days=30))}
+            for dept in [*DEPARTMENTS, "Executive"]}
+        nested: _GraphGroup = {"id": self.uuid(), "displayName": "RingCentral - Contractors (nested)", "members": [],
+                              "createdDateTime": _iso(long_ago)}
+        assigned_groups["Customer Support"]["members"].append(nested["id"])
+        all_staff: _GraphGroup = {"id": self.uuid(), "displayName": "All Staff", "members": [],
+                                  "createdDateTime": _iso(long_ago)}
+        group_assigned_at = {g["id"]: self.moment(long_ago, long_ago + dt.timedelta(days=20))
+                             for g in assigned_groups.values()}
+
+        def assign(principal: str, kind: str, role: str, when: dt.datetime, name: str) -> None:
+            assignments.append({
+                "id": self.uuid().replace("-", "")[:22] + "AQ", "deletedDateTime": None, "appRoleId": role,
+                "createdDateTime": _iso(when), "principalDisplayName": name, "principalId": principal,
+                "principalType": kind, "resourceDisplayName": "RingCentral", "resourceId": sp_id,
+            })
+
+        for group in assigned_groups.values():
+            assign(group["id"], "Group", user_role, group_assigned_at[group["id"]], group["displayName"])
+
+        def put_in_scope(p: _Person, when: dt.datetime | None = None, via_group: bool | None = None) -> None:
+            if via_group is None:
+                via_group = rng.random() < 0.6
+            if via_group and when is None:
+                assigned_groups.get(p.department, assigned_groups["Executive"])["members"].append(p.id)
+            else:
+                at = when or self.moment(max(p.created, long_ago), self.now - dt.timedelta(days=2))
+                role = admin_role if p.is_manager and rng.random() < 0.3 else user_role
+                assign(p.id, "User", role, at, f"{p.given} {p.surname}")
+
+        def add_account(p: _Person, acct: dict[str, Any]) -> dict[str, Any]:
+            accounts.append(acct)
+            accounts_of.setdefault(p.id, []).append(acct)
+            return acct
+
+        drift_index = deleted_seen = 0
+        for p in people:
+            if not p.role.startswith("deleted_"):
+                all_staff["members"].append(p.id)
+            role = p.role
+            created = self.provisioned(p)
+            if role in ("live", "drift", "trap_case", "trap_whitespace", "trap_empty"):
+                put_in_scope(p)
+                acct = add_account(p, self.account(p, active=True, created=created))
+                if role == "drift":
+                    self.plant_drift(p, acct, drift_index)
+                    drift_index += 1
+                elif role == "trap_case":
+                    local, _, host = acct["userName"].partition("@")
+                    acct["userName"] = f"{local.title()}@{host.upper()}"
+                    acct["emails"][0]["value"] = acct["userName"]
+                    self.trap("case", p.id)
+                elif role == "trap_whitespace":
+                    if p.title:
+                        p.extra["jobTitle"] = "  " + p.title.replace(" ", "  ") + " "
+                    acct["addresses"][0]["streetAddress"] = p.office.street + "  "
+                    self.trap("whitespace", p.id)
+                elif role == "trap_empty":
+                    if p.title is None or rng.random() < 0.5:
+                        p.extra["jobTitle"], p.title = None, None
+                        acct["title"] = ""
+                    if not p.office.state:
+                        acct["addresses"][0]["region"] = ""
+                    p.extra["streetAddress"] = None
+                    acct["addresses"][0].pop("streetAddress")
+                    if not p.mobile_e164:
+                        p.extra["mobilePhone"] = ""
+                    self.trap("empty_vs_absent", p.id)
+                if p.mobile_typed and p.mobile_typed != p.mobile_e164 and role == "live":
+                    self.trap("phone_format", p.id)
+                if p.country_form != p.country.rc_name and role == "live":
+                    self.trap("country_code_vs_name", p.id)
+            elif role == "renamed":
+                put_in_scope(p)
+                self.rename(p)
+                acct = add_account(p, self.account(p, active=True, created=created, upn=p.old_upn,
+                                                   surname=p.old_surname))
+                for attribute in (USERNAME, EMAIL, FAMILY) + ((DISPLAY_NAME,) if self.profile == "classic" else ()):
+                    self.finding("attribute_mismatch", p.id, acct["id"], attribute)
+            elif role == "renamed_leftover":
+                put_in_scope(p)
+                self.rename(p)
+                old = add_account(p, self.account(p, active=rng.random() < 0.5, created=created, upn=p.old_upn,
+                                                  surname=p.old_surname))
+                new = add_account(p, self.account(p, active=True, created=created + dt.timedelta(days=30)))
+                for acct in (old, new):
+                    self.finding("ambiguous_match", p.id, acct["id"])
+            elif role == "missing":
+                put_in_scope(p)
+                self.finding("missing_in_target", p.id)
+            elif role == "should_be_active":
+                put_in_scope(p)
+                acct = add_account(p, self.account(p, active=False, created=created))
+                self.finding("should_be_active", p.id, acct["id"])
+            elif role == "pending_assigned":
+                put_in_scope(p, when=self.in_grace())
+                self.trap("pending", p.id)
+            elif role == "pending_new":
+                p.created = self.in_grace()
+                put_in_scope(p, via_group=True)
+                self.trap("pending", p.id)
+            elif role == "pending_activation":
+                put_in_scope(p)
+                acct = add_account(p, self.account(p, active=False, created=self.in_grace()))
+                self.trap("pending_activation", acct["id"])
+            elif role.startswith("disabled_"):
+                p.enabled = False
+                put_in_scope(p)
+                if role == "disabled_never":
+                    self.trap("disabled_never_provisioned", p.id)
+                else:
+                    acct = add_account(p, self.account(p, active=role == "disabled_active", created=created))
+                    if role == "disabled_active":
+                        self.finding("should_be_inactive", p.id, acct["id"])
+                    else:
+                        self.trap("correctly_deactivated", acct["id"])
+            elif role.startswith("default_"):
+                # Default Access is provisioned like any role: Entra stopped skipping it in July 2020 (its
+                # troubleshooting page "No users are being provisioned"), the 2019 RingCentral tutorial predates
+                # that. So an active account is right and a missing one is missing.
+                assign(p.id, "User", rng.choice((msiam, DEFAULT_ACCESS_ROLE)),
+                       self.moment(max(p.created, long_ago), self.now - dt.timedelta(days=2)), f"{p.given} {p.surname}")
+                if role == "default_active":
+                    add_account(p, self.account(p, active=True, created=created))
+                    self.trap("default_access_provisioned", p.id)
+                else:
+                    self.finding("missing_in_target", p.id)
+            elif role.startswith(("unassigned_", "nested_")):
+                if role.startswith("nested_"):
+                    nested["members"].append(p.id)
+                if role.endswith("_active"):
+                    acct = add_account(p, self.account(p, active=True, created=created))
+                    self.finding("should_be_inactive", p.id, acct["id"])
+                elif role.endswith("_inactive"):
+                    acct = add_account(p, self.account(p, active=False, created=created))
+                    self.trap("correctly_deactivated", acct["id"])
+            elif role.startswith("deleted_"):  # soft-deleted: gone from /users, groups and assignments
+                p.deleted_at = self.moment(self.now - dt.timedelta(days=25), self.now - dt.timedelta(days=1))
+                acct = add_account(p, self.account(p, active=role == "deleted_active", created=created))
+                deleted_seen += 1
+                if deleted_seen % 2 == 0:  # an account made before externalId was mapped: it pairs on userName only
+                    acct.pop("externalId", None)
+                if role == "deleted_active":
+                    self.finding("should_be_inactive", p.id, acct["id"])
+                else:
+                    self.trap("correctly_deactivated", acct["id"])
+            else:  # pragma: no cover - every role is handled above
+                raise AssertionError(role)
+            if accounts_of.get(p.id) and p.role not in ("renamed_leftover",):
+                self.trap("rc_owned_phones", accounts_of[p.id][0]["id"])
+
+        # orphans: accounts of people long gone from Entra (hard-deleted), some still active
+        for i in range(self.few * 2):
+            country = rng.choice(COUNTRIES)
+            given, surname = rng.choice(country.given), rng.choice(country.surnames)
+            nick = self.unique_nick("former." + ascii_local_part(given, surname))
+            ghost = _Person(id="", given=given, surname=surname, country=country, office=country.offices[0],
+                            department=rng.choice(list(DEPARTMENTS)), title="Contractor", nick=nick,
+                            upn=self.unique_upn(nick), mobile_typed=None, mobile_e164=None,
+                            country_form=country.code, usage_location=country.code, created=long_ago)
+            acct = self.account(ghost, active=i % 2 == 0, created=long_ago + dt.timedelta(days=i))
+            if rng.random() < 0.3:
+                acct.pop("externalId")  # created by hand in RingCentral
+            accounts.append(acct)
+            if acct["active"]:
+                self.finding("orphan_in_target", "", acct["id"])
+            else:
+                self.trap("inactive_orphan", acct["id"])
+
+        if self.profile == "classic":
+            self.managers(people, accounts_of)
+
+        live_users = [self.graph_user(p) for p in people if p.deleted_at is None]
+        deleted_users = [self.graph_user(p) for p in people if p.deleted_at is not None]
+        rng.shuffle(accounts)  # RingCentral lists in its own order, not Entra's
+        groups = [*assigned_groups.values(), nested, all_staff]
+        job_id = default_job_id(tenant_id)
+        tenant = {
+            "graph": {
+                "tenantId": tenant_id,
+                "servicePrincipal": {
+                    "id": sp_id, "appId": app_id, "displayName": "RingCentral", "accountEnabled": True,
+                    "servicePrincipalType": "Application", "appRoleAssignmentRequired": True,
+                    "tags": ["WindowsAzureActiveDirectoryIntegratedApp"],
+                    "appRoles": [
+                        {"id": user_role, "displayName": "User", "value": "User", "isEnabled": True,
+                         "allowedMemberTypes": ["User"], "description": "User", "origin": "Application"},
+                        {"id": admin_role, "displayName": "Admin", "value": "Admin", "isEnabled": True,
+                         "allowedMemberTypes": ["User"], "description": "Admin", "origin": "Application"},
+                        {"id": msiam, "displayName": "msiam_access", "value": None, "isEnabled": True,
+                         "allowedMemberTypes": ["User"], "description": "msiam_access", "origin": "Application"},
+                    ],
+                },
+                "users": live_users,
+                "deletedUsers": deleted_users,
+                "groups": groups,
+                "appRoleAssignments": assignments,
+                "synchronizationJob": self.job(job_id),
+                "provisioningEvents": self.events(people, accounts_of, tenant_id, job_id, sp_id),
+            },
+            "scim": {"Users": accounts},
+            "sandbox": {"schemaProfile": self.profile},
+        }
+        traps = {name: tuple(ids) for name, ids in sorted(self.traps.items())}
+        return GeneratedTenant(tenant, tuple(sorted(self.truth)), traps)
+
+    def managers(self, people: list[_Person], accounts_of: dict[str, list[dict[str, Any]]]) -> None:
+        """Classic profile: RingCentral holds the manager's account id; some of them drifted."""
+        drift_budget = self.few * 2
+        for p in people:
+            mine = accounts_of.get(p.id, [])
+            if len(mine) != 1:
+                continue
+            acct = mine[0]
+            boss = accounts_of.get(p.manager.id, []) if p.manager else []
+            expected = boss[0]["id"] if len(boss) == 1 else None
+            live_paired = p.deleted_at is None and p.enabled and p.role not in (
+                "unassigned_active", "unassigned_inactive", "nested_active")
+            if expected is not None:
+                acct[ENTERPRISE]["manager"] = {"value": expected}
+                if live_paired and p.role == "drift" and drift_budget > 0:
+                    acct[ENTERPRISE]["manager"] = {"value": self.rc_id()}
+                    drift_budget -= 1
+                    self.finding("attribute_mismatch", p.id, acct["id"], MANAGER)
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        last = self.now - dt.timedelta(minutes=self.rng.randrange(3, 35))
+        status: dict[str, Any] = {
+            "code": self.job_status, "countSuccessiveCompleteFailures": 0, "escrowsPruned": False,
+            "lastExecution": {"activityIdentifier": None, "countEntitled": 0, "countExported": 0,
+                              "timeBegan": _iso(last - dt.timedelta(minutes=2)), "timeEnded": _iso(last),
+                              "state": "Succeeded", "error": None},
+            "lastSuccessfulExecution": {"timeBegan": _iso(last - dt.timedelta(minutes=2)), "timeEnded": _iso(last),
+                                        "state": "Succeeded", "error": None},
+            "lastSuccessfulExecutionWithExports": None, "progress": [], "quarantine": None,
+            "steadyStateFirstAchievedTime": _iso(self.now - dt.timedelta(days=600)),
+            "steadyStateLastAchievedTime": _iso(last), "synchronizedEntryCountByType": [],
+            "troubleshootingUrl": None,
+        }
+        if self.job_status == "Quarantine":
+            began = self.now - dt.timedelta(days=3)
+            status["countSuccessiveCompleteFailures"] = 12
+            status["lastSuccessfulExecution"]["timeEnded"] = _iso(began)
+            status["quarantine"] = {
+                "currentBegan": _iso(self.now - dt.timedelta(hours=6)), "nextAttempt": _iso(self.now
+                                                                                           + dt.timedelta(hours=18)),
+                "reason": "EncounteredQuarantineException", "seriesBegan": _iso(began), "seriesCount": 4,
+                "error": {"code": "CredentialsInvalid", "tenantActionable": True,
+                          "message": "RingCentral rejected the provisioning service's credentials (HTTP 401)."},
+            }
+        return {
+            "id": job_id, "templateId": "ringCentral",
+            "schedule": {"expiration": None, "interval": "PT40M",
+                         "state": "Disabled" if self.job_status == "Paused" else "Active"},
+            "status": status,
+            "synchronizationJobSettings": [{"name": "QuarantineTooManyDeletesThreshold", "value": "500"}],
+            "schema": default_sync_schema(self.profile),
+        }
+
+    def events(self, people: list[_Person], accounts_of: dict[str, list[dict[str, Any]]], tenant_id: str,
+               job_id: str, sp_id: str) -> list[dict[str, Any]]:
+        """Provisioning log: recent successes for a sample of users, failures for users that carry findings."""
+        rng = self.rng
+        with_findings = {r.entra_id for r in self.truth if r.entra_id}
+        sample = rng.sample(people, min(len(people), 300))
+        events: list[dict[str, Any]] = []
+        for p in sample + [p for p in people if p.id in with_findings and p.role in ("missing", "drift",
+                                                                                       "should_be_active")]:
+            failed = (p.id in with_findings and p.role in ("missing", "should_be_active")) or (
+                p.role == "drift" and rng.random() < 0.3)
+            acct = (accounts_of.get(p.id) or [{}])[0]
+            when = self.moment(self.now - dt.timedelta(days=7), self.now - dt.timedelta(minutes=45))
+            action = "create" if p.role == "missing" else "update"
+            status: dict[str, Any] = {"status": "success", "errorInformation": None}
+            if failed:
+                status = {"status": "failure", "errorInformation": rng.choice([
+                    {"errorCode": "SystemForCrossDomainIdentityManagementBadRequest",
+                     "errorCategory": "nonServiceFailure",
+                     "reason": "Parameter [extension.contact.businessAddress.state] value is invalid.",
+                     "additionalDetails": None, "recommendedAction": None},
+                    {"errorCode": "SystemForCrossDomainIdentityManagementServiceIncompatible",
+                     "errorCategory": "nonServiceFailure", "reason": "RingCentral returned HTTP 409: duplicate email.",
+                     "additionalDetails": None, "recommendedAction": None},
+                ])}
+            events.append({
+                "id": self.uuid(), "activityDateTime": _iso(when), "tenantId": tenant_id, "jobId": job_id,
+                "cycleId": self.uuid(), "changeId": self.uuid(), "provisioningAction": action,
+                "durationInMilliseconds": rng.randrange(300, 4000),
+                "initiatedBy": {"id": "", "displayName": "Azure AD Provisioning Service", "initiatorType": "system"},
+                "servicePrincipal": {"id": sp_id, "displayName": "RingCentral"},
+                "sourceSystem": {"id": self.uuid(), "displayName": "Microsoft Entra ID", "details": {}},
+                "targetSystem": {"id": self.uuid(), "displayName": "RingCentral", "details": {
+                    "ServicePrincipalId": sp_id, "ServicePrincipalDisplayName": "RingCentral"}},
+                "sourceIdentity": {"id": p.id, "displayName": f"{p.given} {p.surname}", "identityType": "User",
+                                   "details": {}},
+                "targetIdentity": {"id": acct.get("id", ""), "displayName": acct.get("userName", ""),
+                                   "identityType": "User", "details": {}},
+                "provisioningStatusInfo": status,
+                "provisioningSteps": [
+                    {"name": "EntryImport", "provisioningStepType": "import", "status": "success",
+                     "description": f"Retrieved {p.upn} from Microsoft Entra ID", "details": {}},
+                    {"name": "EntryExport", "provisioningStepType": "export", "status": status["status"],
+                     "description": f"{'Failed to' if failed else 'Did'} {action} User '{p.upn}' in RingCentral",
+                     "details": {}},
+                ],
+                "modifiedProperties": [{"displayName": "department", "oldValue": None, "newValue": p.department}],
+            })
+        events.sort(key=lambda e: e["activityDateTime"], reverse=True)
+        return events
+
+
+def generate(users: int = 2000, seed: int = 0, now: dt.datetime | None = None, schema_profile: str = "current",
+             job_status: str = "Active", domain: str = "contoso.example") -> GeneratedTenant:
+    """A tenant of `users` Entra users (live, disabled, out of scope, soft-deleted) and their RingCentral side."""
+    moment = now or dt.datetime.now(dt.UTC).replace(microsecond=0)
+    generator = _Generator(users, seed, moment, schema_profile, job_status, domain)
+    collecting = gc.isenabled()
+    gc.disable()  # millions of small dicts, none cyclic: the collector's passes would cost more than the work
+    try:
+        return generator.build()
+    finally:
+        if collecting:
+            gc.enable()
