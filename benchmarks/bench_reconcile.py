@@ -191,10 +191,9 @@ def _peak_mb() -> float:
 
 def prepare(n: int, path: Path) -> None:
     """Generate a tenant, build its Snapshot as a complete fetch would, pickle both with the truth."""
-    sys.path.insert(0, str(ROOT / "tests"))
-    from snapshots import snapshot_from_tenant
-
+    sys.path.insert(0, str(ROOT))  # the tests package: its snapshot builder
     from rcaudit.sandbox import generate
+    from tests.support.snapshots import snapshot_from_tenant
 
     generated = generate(users=n, seed=1, now=NOW)
     truth = {(r.kind, r.entra_id, r.scim_id, r.attribute) for r in generated.truth}

@@ -19,18 +19,6 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
 import requests
-from fixups import (
-    FAST,
-    PLANTED_ACCOUNTS,
-    PLANTED_OPS,
-    by_name,
-    comparable,
-    fetch,
-    fixup_tenant,
-    legacy_plan_json,
-    write_run,
-)
-from snapshots import NOW, snapshot_from_tenant
 
 from rcaudit.audit.reconcile import reconcile
 from rcaudit.cli import main
@@ -47,6 +35,18 @@ from rcaudit.model.errors import ApplyError, FetchError, PlanRejected
 from rcaudit.model.findings import finding_key
 from rcaudit.sandbox import Sandbox
 from rcaudit.sandbox.servers.tls import create_tls
+from tests.support.fixups import (
+    FAST,
+    PLANTED_ACCOUNTS,
+    PLANTED_OPS,
+    by_name,
+    comparable,
+    fetch,
+    fixup_tenant,
+    legacy_plan_json,
+    write_run,
+)
+from tests.support.snapshots import NOW, snapshot_from_tenant
 
 ALL = Filters(include_orphans=True)
 OPEN = Guards(allow_deactivate=True)

@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fixups import cli_env, comparable, fetch, fixup_tenant, rcaudit_command, run_rcaudit, write_run
 
 from rcaudit.connect.config import Settings
 from rcaudit.fix.journal import read_journal
 from rcaudit.fix.plan import Filters, plan_for_run
 from rcaudit.sandbox import Sandbox
+from tests.support.fixups import cli_env, comparable, fetch, fixup_tenant, rcaudit_command, run_rcaudit, write_run
 
 ALL = ("--include-orphans", "--allow-deactivate")
 IN_FLIGHT = 4  # which PATCH request the kill interrupts

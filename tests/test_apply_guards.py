@@ -10,13 +10,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fixups import DISABLED, by_name, disabled_tenant, fetch, fixup_tenant, write_run
 
 from rcaudit.cli import main
 from rcaudit.connect.config import Settings
 from rcaudit.fix.journal import read_journal
 from rcaudit.model.snapshot import Snapshot, normal_scim_url
 from rcaudit.sandbox import Sandbox
+from tests.support.fixups import DISABLED, by_name, disabled_tenant, fetch, fixup_tenant, write_run
 
 EVERYTHING = ("--include-orphans", "--allow-deactivate")
 

@@ -13,17 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fixups import (
-    PLANTED_ACCOUNTS,
-    PLANTED_OPS,
-    PatchBodies,
-    by_name,
-    fetch,
-    fixup_tenant,
-    legacy_plan_json,
-    record_patch_bodies,
-)
-from test_apply import Shop
 
 from rcaudit.audit.reconcile import reconcile
 from rcaudit.cli import main
@@ -34,6 +23,17 @@ from rcaudit.fix.ops import WIRE_ENTRA, WIRE_LEGACY
 from rcaudit.fix.plan import Filters, Plan
 from rcaudit.fix.rollback import plan_rollback
 from rcaudit.sandbox import Sandbox
+from tests.support.fixups import (
+    PLANTED_ACCOUNTS,
+    PLANTED_OPS,
+    PatchBodies,
+    by_name,
+    fetch,
+    fixup_tenant,
+    legacy_plan_json,
+    record_patch_bodies,
+)
+from tests.test_apply import Shop
 
 MOBILE = 'phoneNumbers[type eq "mobile"].value'
 EMAIL = 'emails[type eq "work"].value'

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from browser import CHROMIUM, NEEDS_CHROMIUM, visit
 
 from rcaudit.cli import main
 from rcaudit.model.snapshot import Snapshot
 from rcaudit.sandbox import Sandbox, generate
+from tests.support.browser import CHROMIUM, NEEDS_CHROMIUM, visit
 
 pytestmark = pytest.mark.slow  # runs the audit notebook (papermill) or a browser: make test-fast skips it
 

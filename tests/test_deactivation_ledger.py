@@ -11,13 +11,13 @@ import stat
 from pathlib import Path
 
 import pytest
-from fixups import DISABLED, by_name, disabled_tenant, fetch, write_run
 
 from rcaudit.cli import main
 from rcaudit.connect.config import Settings
 from rcaudit.fix.guards import ledger_path
 from rcaudit.model.snapshot import normal_scim_url
 from rcaudit.sandbox import Sandbox
+from tests.support.fixups import DISABLED, by_name, disabled_tenant, fetch, write_run
 
 pytestmark = pytest.mark.slow  # runs the audit notebook (papermill) or a browser: make test-fast skips it
 

@@ -12,11 +12,11 @@ from typing import Any
 
 import papermill
 import pytest
-from fixups import PLANTED_OPS, comparable, fixup_tenant
 
 from rcaudit.connect.config import PROJECT_ROOT
 from rcaudit.fix.journal import read_journal
 from rcaudit.sandbox import Sandbox
+from tests.support.fixups import PLANTED_OPS, comparable, fixup_tenant
 
 pytestmark = pytest.mark.slow  # runs the audit notebook (papermill) or a browser: make test-fast skips it
 

@@ -21,12 +21,12 @@ import pytest
 import requests
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
-from tls_wsgi import https_wsgi
 
 from rcaudit.connect.http import Pacer, RetryPolicy, make_session, parse_retry_after, redact_url, stats_of, trust_bundle
 from rcaudit.model.errors import FetchError
 from rcaudit.sandbox import Sandbox
 from rcaudit.sandbox.servers.ratelimit import RateLimiter
+from tests.support.tls_wsgi import https_wsgi
 
 Answer = tuple[int, dict[str, str], bytes] | Exception
 BASE = "https://stub.example"

@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from snapshots import audit, entra_user, rc_account, rows, small_tenant
 
 from rcaudit.audit.mapping import DEFAULT_MAPPING, AttributeMapping, default_mapping
 from rcaudit.audit.overrides import apply_mapping_overrides, effective_mapping, load_mapping_overrides
@@ -15,6 +14,7 @@ from rcaudit.model.scim_path import declared_by, parse_target, read_targets, tar
 from rcaudit.model.vocabulary import ENTERPRISE
 from rcaudit.sandbox.servers.scim_schemas import schema_documents
 from rcaudit.sandbox.tenant.sync_schema import default_sync_schema
+from tests.support.snapshots import audit, entra_user, rc_account, rows, small_tenant
 
 ACCOUNT = {
     "userName": "a@b.c", "name": {"givenName": "Ann"}, "emails": [{"type": "other", "value": "x"},

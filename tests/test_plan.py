@@ -9,8 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fixups import PLANTED_ACCOUNTS, PLANTED_OPS, fixup_tenant, write_run
-from snapshots import NOW, snapshot_from_tenant
 
 from rcaudit.audit.reconcile import AuditOptions, reconcile
 from rcaudit.audit.waivers import Waiver
@@ -23,6 +21,8 @@ from rcaudit.model.errors import ConfigError, SnapshotMissing
 from rcaudit.model.findings import COLUMNS
 from rcaudit.model.vocabulary import PATCH_OP
 from rcaudit.report.masking import mask_findings
+from tests.support.fixups import PLANTED_ACCOUNTS, PLANTED_OPS, fixup_tenant, write_run
+from tests.support.snapshots import NOW, snapshot_from_tenant
 
 MOBILE = 'phoneNumbers[type eq "mobile"].value'
 DEPARTMENT = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department"

@@ -9,7 +9,14 @@ from __future__ import annotations
 import json
 
 import pytest
-from snapshots import (
+
+from rcaudit.audit.mapping import AttributeMapping, default_mapping
+from rcaudit.audit.reconcile import AuditOptions, entra_sends, reconcile
+from rcaudit.model.errors import ConfigError, MappingError
+from rcaudit.model.findings import COLUMNS
+from rcaudit.model.vocabulary import ENTERPRISE
+from rcaudit.sandbox.tenant.sync_schema import attribute_mapping, default_sync_schema
+from tests.support.snapshots import (
     ADMIN_ROLE,
     DEFAULT_ACCESS,
     NOW,
@@ -21,13 +28,6 @@ from snapshots import (
     rows,
     small_tenant,
 )
-
-from rcaudit.audit.mapping import AttributeMapping, default_mapping
-from rcaudit.audit.reconcile import AuditOptions, entra_sends, reconcile
-from rcaudit.model.errors import ConfigError, MappingError
-from rcaudit.model.findings import COLUMNS
-from rcaudit.model.vocabulary import ENTERPRISE
-from rcaudit.sandbox.tenant.sync_schema import attribute_mapping, default_sync_schema
 
 MANAGER = f"{ENTERPRISE}:manager"
 DEPARTMENT = f"{ENTERPRISE}:department"
@@ -380,7 +380,7 @@ def test_a_source_the_snapshot_does_not_carry_is_left_unaudited_and_named() -> N
 
 
 def test_an_unread_schemas_document_audits_what_was_fetched() -> None:
-    from snapshots import snapshot_from_tenant
+    from tests.support.snapshots import snapshot_from_tenant
 
     user = entra_user("one.user")
     snapshot = snapshot_from_tenant(small_tenant([user], [rc_account(user, "1", title="Other")]), NOW)
@@ -472,7 +472,7 @@ def test_options_now_moves_the_grace_window_for_tests_only() -> None:
 
 
 def test_reconcile_reads_the_mapping_from_the_snapshot_when_none_is_given() -> None:
-    from snapshots import snapshot_from_tenant
+    from tests.support.snapshots import snapshot_from_tenant
 
     user = entra_user("one.user")
     snapshot = snapshot_from_tenant(small_tenant([user], [rc_account(user, "1")]), NOW)

@@ -8,9 +8,8 @@ from __future__ import annotations
 import copy
 import json
 
-from snapshots import NOW, audit, entra_user, rc_account, rows, small_tenant, snapshot_from_tenant
-
 from rcaudit.audit.reconcile import AuditOptions, reconcile
+from tests.support.snapshots import NOW, audit, entra_user, rc_account, rows, small_tenant, snapshot_from_tenant
 
 
 def _quality(result) -> dict[str, dict]:

@@ -9,11 +9,11 @@ import functools
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from snapshots import NOW, audit, entra_user, rc_account, rows, small_tenant, snapshot_from_tenant
 
 from rcaudit.audit.reconcile import reconcile
 from rcaudit.sandbox import generate
 from rcaudit.sandbox.tenant.generate import TruthRow
+from tests.support.snapshots import NOW, audit, entra_user, rc_account, rows, small_tenant, snapshot_from_tenant
 
 CASES = [(seed, profile) for seed in range(1, 6) for profile in ("current", "classic")]
 # traps whose users/accounts carry no planted finding at all (rc_owned_phones may sit on drifted accounts)

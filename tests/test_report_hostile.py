@@ -15,10 +15,10 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from browser import CHROMIUM, NEEDS_CHROMIUM, listener, page_text, static_problems, visit
 
 from rcaudit.cli import main
 from rcaudit.sandbox import Sandbox, generate, save_tenant
+from tests.support.browser import CHROMIUM, NEEDS_CHROMIUM, listener, page_text, static_problems, visit
 
 pytestmark = pytest.mark.slow  # runs the audit notebook (papermill) or a browser: make test-fast skips it
 

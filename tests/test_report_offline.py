@@ -12,12 +12,12 @@ from pathlib import Path
 import nbformat
 import papermill
 import pytest
-from browser import CHROMIUM, NEEDS_CHROMIUM, static_problems, visit
 
 from rcaudit.connect.config import Settings
 from rcaudit.model.errors import NotebookError
 from rcaudit.report.export import export_html
 from rcaudit.runner import audit
+from tests.support.browser import CHROMIUM, NEEDS_CHROMIUM, static_problems, visit
 
 pytestmark = pytest.mark.slow  # runs the audit notebook (papermill) or a browser: make test-fast skips it
 

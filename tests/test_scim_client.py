@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 import requests
 from requests.structures import CaseInsensitiveDict
-from tls_wsgi import https_wsgi
 
 from rcaudit.connect.config import Settings
 from rcaudit.connect.http import RetryPolicy, make_session, stats_of
@@ -18,6 +17,7 @@ from rcaudit.connect.scim import ScimClient, parse_error
 from rcaudit.model.errors import AuthError, FetchError
 from rcaudit.model.scim_path import declared_by
 from rcaudit.sandbox import Sandbox
+from tests.support.tls_wsgi import https_wsgi
 
 FAST = RetryPolicy(max_total=1.0, backoff=0.01, max_backoff=0.05)
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"

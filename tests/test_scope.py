@@ -6,7 +6,18 @@ import datetime as dt
 
 import numpy as np
 import pytest
-from snapshots import (
+
+from rcaudit.audit.scope import (
+    FilterClause,
+    ScopingFilters,
+    compute_scope,
+    filter_graph_properties,
+    parse_scoping_filters,
+    scoping_filters_from_schema,
+)
+from rcaudit.model.errors import MappingError
+from rcaudit.sandbox.tenant.sync_schema import default_sync_schema
+from tests.support.snapshots import (
     DEFAULT_ACCESS,
     MSIAM_ROLE,
     NOW,
@@ -20,17 +31,6 @@ from snapshots import (
     small_tenant,
     snapshot_from_tenant,
 )
-
-from rcaudit.audit.scope import (
-    FilterClause,
-    ScopingFilters,
-    compute_scope,
-    filter_graph_properties,
-    parse_scoping_filters,
-    scoping_filters_from_schema,
-)
-from rcaudit.model.errors import MappingError
-from rcaudit.sandbox.tenant.sync_schema import default_sync_schema
 
 
 def scope_of(tenant: dict, mode: str = "assigned", filters=None, grace: float = 40):

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from snapshots import NOW, assign, audit, entra_user, rc_account, small_tenant
 
 from rcaudit.audit.reconcile import AuditOptions, flag_parameter, reconcile, resolve_sync_settings
 from rcaudit.cli import main
@@ -25,6 +24,7 @@ from rcaudit.connect.http import RetryPolicy
 from rcaudit.model.errors import ConfigError
 from rcaudit.model.snapshot import Snapshot
 from rcaudit.sandbox import Sandbox, generate, save_tenant
+from tests.support.snapshots import NOW, assign, audit, entra_user, rc_account, small_tenant
 
 FAST = RetryPolicy(max_total=1.0, max_attempts=4, backoff=0.01, max_backoff=0.05)
 SECRET_TOKEN = "rc-connector-token-7f3a9c1e5b2d"  # what Entra's connector holds for RingCentral: never copied

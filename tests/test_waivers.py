@@ -7,9 +7,9 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from snapshots import NOW, audit, entra_user, rc_account, small_tenant
 
 from rcaudit.audit.waivers import Waiver, WaiverError, load_waivers
+from tests.support.snapshots import NOW, audit, entra_user, rc_account, small_tenant
 
 
 def _tenant() -> dict:

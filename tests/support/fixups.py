@@ -24,13 +24,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from snapshots import entra_user, rc_account, small_tenant
-
 from rcaudit.audit.reconcile import reconcile
 from rcaudit.connect.config import Settings
 from rcaudit.connect.fetch import fetch_snapshot
 from rcaudit.connect.http import RetryPolicy
 from rcaudit.model.snapshot import Snapshot
+from tests.support.snapshots import entra_user, rc_account, small_tenant
 
 FAST = RetryPolicy(max_total=1.0, max_attempts=6, backoff=0.01, max_backoff=0.05)
 FILLERS = 40
