@@ -1,4 +1,4 @@
-"""Fix-up plans: from an audit run folder to SCIM PatchOps, each with its inverse. Pure: no network.
+"""PatchOps for fix-ups: each change in the wire form Entra sends RingCentral, with its inverse. Pure: no network.
 
 Values come from the run's `snapshot/` (the raw records both services returned), re-audited with the
 run's options, never from `findings.csv` (which may be masked). Entra is the source of truth: every
