@@ -1,5 +1,7 @@
 """Rollback plans: every applied operation of a journal undone by its inverse, in the forms of the plan
-it undoes, with intents left open by a crash settled first. Pure: files only.
+it undoes, with intents left open by a crash settled first. A provision-on-demand journal (`op: provision`) is
+undone by deactivating each account it created (`active` "False", a deactivation: only with --allow-deactivate);
+an account it only updated (one already existed) is left as it is. Pure: files only.
 """
 
 
@@ -30,6 +32,7 @@ from rcaudit.fix.ops import (
     wire_value,
 )
 from rcaudit.fix.plan import Operation, Plan, plan_id_for, plan_stamp
+from rcaudit.fix.provision import PROVISION_OP
 from rcaudit.model.errors import ConfigError
 
 
@@ -55,7 +58,10 @@ def plan_rollback(journal: str | Path, *, boolean_strings: bool | None = None,
     run_folder = run_folder_of_journal(journal)
     latest = _applied_lines(lines)
     notes = [loaded.torn] if loaded.torn else []
-    uncertain = _unsettled_intents(journal, lines, run_folder, latest, notes)
+    notes += _provisions_not_undone(lines, latest)
+    latest = {k: v for k, v in latest.items() if v.get("op") != PROVISION_OP or v.get("action") == "create"}
+    uncertain = {k: v for k, v in _unsettled_intents(journal, lines, run_folder, latest, notes).items()
+                 if v.get("op") != PROVISION_OP}
     for op_id, line in uncertain.items():
         latest[op_id] = {**line, "after": line.get("expected")}
     applied = list(latest.values())
@@ -105,8 +111,38 @@ def _undo_operations(applied: Sequence[dict[str, Any]], uncertain: dict[str, dic
             for scim_id, account_lines in by_account.items() for line in account_lines]
 
 
+def _provisions_not_undone(lines: Sequence[dict[str, Any]], applied: dict[str, dict[str, Any]]) -> list[str]:
+    """Notes on provision requests a rollback leaves alone: accounts that were updated, not created, and requests
+    whose outcome was never journaled (their account's id is unknown)."""
+    updated = [line for line in applied.values() if line.get("op") == PROVISION_OP and line.get("action") != "create"]
+    open_ = [line for line in open_intents(lines).values()
+             if line.get("op") == PROVISION_OP and str(line["op_id"]) not in applied]
+    notes = [f"{len(updated)} provisioned user(s) already had an account, which Entra updated: not deactivated"
+             ] if updated else []
+    if open_:
+        notes.append(f"{len(open_)} provisionOnDemand request(s) were in flight when that run stopped: run "
+                     "`rcaudit provision` with the same plan again (Entra matches the account it finds) to journal "
+                     "their accounts, then roll back")
+    return notes
+
+
+def _deactivation_of(line: dict[str, Any], boolean_strings: bool) -> Operation:
+    """A provision undone: the account it created (`after`) deactivated."""
+    scim_id = str(line.get("after") or line.get("scim_id"))
+    value = wire_value(ACTIVE, False, boolean_strings)
+    return Operation(
+        op_id=op_id_of(scim_id, ACTIVE, "replace", value), scim_id=scim_id, entra_id=str(line.get("entra_id", "")),
+        user_name=str(line.get("user_name", "")), kind="rollback", severity=str(line.get("severity", "")),
+        attribute=ACTIVE, op="replace", path=ACTIVE, value=value, audited=True, expected=False,
+        inverse=inverse_of(ACTIVE, "replace", True, boolean_strings), deactivation=True,
+        note=f"undoes provision {line['op_id']} ({line.get('fix_id')}): deactivates the account it created",
+        reverts=str(line["op_id"]), target_user_name=str(line.get("target_user_name") or ""))
+
+
 def _undo_operation(scim_id: str, line: dict[str, Any], in_flight: bool, boolean_strings: bool) -> Operation:
     """One applied line undone: its attribute back to `before` (`remove` when it held nothing)."""
+    if line.get("op") == PROVISION_OP:
+        return _deactivation_of(line, boolean_strings)
     attribute = str(line.get("attribute") or line["path"])
     now_holds, back_to = line.get("after"), line.get("before")
     if is_empty(back_to):
