@@ -118,9 +118,9 @@ def test_the_cap_refuses_before_any_request(desk: Desk, capsys: pytest.CaptureFi
 
 def test_a_refused_permission_is_a_clear_error_naming_the_permission(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                      capsys: pytest.CaptureFixture[str]) -> None:
-    with Sandbox(provision_tenant()) as sandbox:  # an app granted the reads only: its tokens carry no write role
+    with Sandbox(provision_tenant()) as sandbox:  # OwnedBy alone does not do: the app does not own RingCentral's SP
         sandbox.state.settings["clients"][0]["roles"] = [r for r in DEFAULT_APP_ROLES
-                                                         if r != "Application.ReadWrite.OwnedBy"]
+                                                         if r != "Synchronization.ReadWrite.All"]
         desk = Desk(sandbox, tmp_path / "run", monkeypatch)
         assert main(["provision", "--run", str(desk.folder), "--apply"]) == 2
         err = capsys.readouterr().err

@@ -111,3 +111,13 @@ def test_a_scoping_filter_that_leaves_the_user_out_skips_and_one_that_lets_in_cr
     assert account["active"] is True and account["externalId"] == "bo.berg"
     again = emulator.provision(rule, USER)  # the account is matched on userName now
     assert again.result in ("Skipped", "Success") and again.action != "Create" and len(emulator.state.scim_users) == 1
+
+
+def test_the_permission_is_synchronization_readwrite_all_or_owned_by_for_an_owner_only() -> None:
+    emulator, _ = _emulator()
+    owned_by = {"roles": ["Application.ReadWrite.OwnedBy"], "appid": "app-x"}
+    assert not emulator.may_provision(owned_by)
+    assert not emulator.may_provision({"roles": ["Synchronization.Read.All"], "appid": "app-x"})
+    assert emulator.may_provision({"roles": ["Synchronization.ReadWrite.All"], "appid": "app-x"})
+    emulator.state.graph["servicePrincipal"]["owners"] = ["app-x"]
+    assert emulator.may_provision(owned_by)

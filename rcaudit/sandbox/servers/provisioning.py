@@ -6,8 +6,9 @@
 resources `synchronization-synchronizationjobapplicationparameters.md`, `-synchronizationjobsubject.md`). It
 answers a `stringKeyStringValuePair` whose `key` is `{"result": Success|Skipped|Failure, "details": {…}}` and
 whose `value` is the run (action, provisioningSteps, statusInfo, sourceIdentity, targetIdentity…), both JSON
-text, as the documentation's examples show. Permissions: Synchronization.ReadWrite.All or
-Application.ReadWrite.OwnedBy (the same file); anything else is Graph's 403. Rate limit: "5 requests per 10
+text, as the documentation's examples show. Permissions: Synchronization.ReadWrite.All, or
+Application.ReadWrite.OwnedBy (the same file) for an app that owns the service principal (the tenant file's
+optional `servicePrincipal.owners`: client ids); anything else is Graph's 403. Rate limit: "5 requests per 10
 seconds" (the same file), answered 429 with Retry-After beyond it. One user per request: the admin center
 provisions one user at a time, the API a single group of up to five members (MicrosoftDocs/entra-docs
 `docs/identity/app-provisioning/provision-on-demand.md`, "Known limitations"); the sandbox takes one User.
@@ -34,14 +35,14 @@ from typing import Any
 from urllib.parse import unquote
 
 from rcaudit.model.vocabulary import CORE_USER, ENTERPRISE
-from rcaudit.sandbox.servers.graph_api import GRAPH_CONTENT_TYPE, Permissions, graph_error, permitted
+from rcaudit.sandbox.servers.graph_api import GRAPH_CONTENT_TYPE, granted, graph_error
 from rcaudit.sandbox.servers.http_server import HttpError, Request, Response
 from rcaudit.sandbox.servers.scim_api import RingCentralService
 from rcaudit.sandbox.servers.state import SandboxState
 from rcaudit.sandbox.servers.tokens import GRAPH_AUDIENCE
 from rcaudit.sandbox.tenant.sync_schema import SOURCE_DIRECTORY, TARGET_DIRECTORY, default_job_id, default_sync_schema
 
-PROVISION_PERMISSIONS: Permissions = (("Synchronization.ReadWrite.All",), ("Application.ReadWrite.OwnedBy",))
+WRITE_ALL, OWNED_BY = "Synchronization.ReadWrite.All", "Application.ReadWrite.OwnedBy"
 RATE_REQUESTS, RATE_WINDOW = 5, 10.0  # "5 requests per 10 seconds"
 LIMIT_SETTING = "provisionOnDemandLimit"  # sandbox settings: {"requests": N, "window": seconds} (tests shrink it)
 UNSUPPORTED_CODE = "SandboxExpressionNotEvaluated"
@@ -253,7 +254,7 @@ class ProvisioningEmulator:
             return graph_error(401, "InvalidAuthenticationToken", "Access token validation failure.",
                                request_id=request_id)
         with self.state.lock:
-            if not permitted(claims, PROVISION_PERMISSIONS):
+            if not self.may_provision(claims):
                 return graph_error(403, "Authorization_RequestDenied",
                                    "Insufficient privileges to complete the operation.", request_id=request_id)
             problem = self._target_problem(unquote(sp), unquote(job)) or self._throttled()
@@ -270,6 +271,15 @@ class ProvisioningEmulator:
                              content_type=GRAPH_CONTENT_TYPE)
 
     # --- checks ----------------------------------------------------------------------------------------
+    def may_provision(self, claims: dict[str, Any]) -> bool:
+        """Synchronization.ReadWrite.All; or Application.ReadWrite.OwnedBy when the calling app owns the service
+        principal. A token minted without a permission claim (tests) is not checked."""
+        have = granted(claims)
+        if have is None or WRITE_ALL.lower() in have:
+            return True
+        owners = {str(o) for o in self.state.graph["servicePrincipal"].get("owners") or []}
+        return OWNED_BY.lower() in have and str(claims.get("appid", "")) in owners
+
     def _job_id(self) -> str:
         given = self.state.graph.get("synchronizationJob") or {}
         return str(given.get("id") or default_job_id(self.state.graph["tenantId"]))
