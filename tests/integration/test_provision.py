@@ -154,3 +154,23 @@ def test_requests_are_paced_to_the_limit_the_service_enforces(desk: Desk) -> Non
                                    client, apply=True, settings=desk.settings, pacing=Pacing(100, 0.6),
                                    fix_id="unpaced")
     assert desk.posts() - 3 > 3 or unpaced.counts["failed"], "the service enforces the limit the pacing keeps to"
+
+
+def test_an_expression_the_emulator_does_not_evaluate_fails_that_user_with_entras_failure_step(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    tenant = provision_tenant()
+    mappings = tenant["graph"]["synchronizationJob"]["schema"]["synchronizationRules"][0]["objectMappings"][0]
+    title = next(m for m in mappings["attributeMappings"] if m["targetAttributeName"] == "title")
+    title["source"] = {"expression": "ToUpper([jobTitle])", "name": "ToUpper", "type": "Function", "parameters": [
+        {"key": "source", "value": {"expression": "[jobTitle]", "name": "jobTitle", "parameters": [],
+                                    "type": "Attribute"}}]}
+    with Sandbox(tenant) as sandbox:
+        desk = Desk(sandbox, tmp_path / "run", monkeypatch)
+        assert main(["provision", "--run", str(desk.folder), "--apply", "--users", "hank.hill@contoso.example"]) == 1
+        assert "failed 1" in capsys.readouterr().out and desk.account("hank.hill") is None
+        [line] = [line for line in read_journal(next((desk.folder / "fixes").glob("*/journal.jsonl")))
+                  if line["status"] != "intent"]
+        assert line["status"] == "failed" and line["result"] == "Failure"
+        assert line["steps"][-1]["status"] == "Failure" and "ToUpper([jobTitle])" in line["steps"][-1]["description"]
+        [event] = [e for e in sandbox.state.graph["provisioningEvents"] if e["sourceIdentity"]["id"] == "id-hank.hill"]
+        assert event["provisioningStatusInfo"]["status"] == "failure"
