@@ -182,7 +182,10 @@ def cmd_provision(args: argparse.Namespace) -> int:
         print()
         print(table.drop(columns=["op_id"]).to_string(index=False, max_rows=200))
     print(result.render())
-    if args.apply and any(line["status"] == "applied" for line in result.lines) and can_connect(settings):
+    if args.apply and any(line["status"] == "applied" for line in result.lines):
+        if not can_connect(settings):
+            print("note: no RingCentral settings (RCAUDIT_SCIM_URL and a token): the new accounts were not re-read")
+            return int(result.exit_code)
         proof = reaudit_provisioned(run, result, scim_client(settings))
         print("\nre-audit of the provisioned users:")
         print(proof.to_string(index=False, max_rows=200))

@@ -29,11 +29,11 @@ APPS = "Application.Read.All"
 MEMBERS = "GroupMember.Read.All"
 SYNC = "Synchronization.Read.All"
 LOGS = "AuditLog.Read.All and Directory.Read.All"
-SECRETS = "Application.ReadWrite.OwnedBy or Synchronization.ReadWrite.All"
+SECRETS = "Application.ReadWrite.OwnedBy or Synchronization.ReadWrite.All"  # as for the PUT; the GET's: undocumented
 # provisionOnDemand: microsoft-graph-docs-contrib `api-reference/v1.0/api/synchronization-synchronizationjob-
 # provisionondemand.md` lists Application.ReadWrite.OwnedBy (only for a service principal the app owns) and
 # Synchronization.ReadWrite.All; the latter is the one to grant an audit app that does not own RingCentral's.
-PROVISION = "Synchronization.ReadWrite.All"  # as for the PUT; the GET's: undocumented
+PROVISION = "Synchronization.ReadWrite.All"
 # A signed-in analyst (device code) needs a directory role besides the delegated permission. Provisioning
 # logs: the least privileged roles listed in microsoft-graph-docs-contrib
 # `api-reference/v1.0/api/provisioningobjectsummary-list.md`; the provisioning configuration (job, schema):
@@ -41,6 +41,7 @@ PROVISION = "Synchronization.ReadWrite.All"  # as for the PUT; the GET's: undocu
 DIRECTORY_ROLES = {
     LOGS: "the Reports Reader or Security Reader directory role",
     SYNC: "the Application Administrator or Cloud Application Administrator directory role",
+    PROVISION: "the Application Administrator or Cloud Application Administrator directory role",
 }
 MAX_PAGE = 999  # Graph's largest $top
 EXPAND_PAGE = 100  # pages with $expand hold at most 100 objects
