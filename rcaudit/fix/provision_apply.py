@@ -147,9 +147,9 @@ class _Provisioner:
                                                    request_body(self.plan.rule_id, o.entra_id))
         except PermissionDenied as exc:
             self.record(_line(self.plan, fix_id, o, "failed", http_status=403, error=exc.message))
-            raise ApplyError(f"provisionOnDemand for {o.user_name}: HTTP 403, the token may not provision on demand: "
-                             f"grant the application permission {PERMISSION} to the app registration (admin "
-                             "consent), then run again") from None
+            # exc.message names what to grant: the application permission, or for a signed-in analyst the role
+            raise ApplyError(f"provisionOnDemand for {o.user_name}: {exc.message}; without {PERMISSION} nothing "
+                             "more is sent: grant it, then run the same plan again") from None
         except AuthError as exc:
             self.record(_line(self.plan, fix_id, o, "failed", error=exc.message))
             raise ApplyError(f"provisionOnDemand for {o.user_name}: {exc.message}") from None
