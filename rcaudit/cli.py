@@ -155,6 +155,64 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     return _run_plan(plan_rollback(args.journal), args, Settings.from_env())
 
 
+def cmd_provision(args: argparse.Namespace) -> int:
+    """Provision on demand (Graph provisionOnDemand) the run's missing_in_target users: a dry run unless --apply;
+    after an apply, a re-audit of those users says whether each account now exists."""
+    from rcaudit.fix.apply import can_connect, scim_client
+    from rcaudit.fix.audited_run import latest_run, load_run
+    from rcaudit.fix.guards import Guards
+    from rcaudit.fix.provision import build_provision_plan
+    from rcaudit.fix.provision_apply import graph_client, provision_plan_apply, reaudit_provisioned
+
+    settings = Settings.from_env()
+    run_folder = latest_run(settings.outputs) if args.run == "latest" else Path(args.run)
+    if run_folder is None:
+        raise ConfigError(f"--run latest: no audit run with a snapshot under {settings.outputs}")
+    users = [u for u in (args.users or "").split(",") if u.strip()]
+    run = load_run(run_folder)
+    plan = build_provision_plan(run, users)
+    print(plan.render())
+    if plan.operations:
+        print(plan.review().drop(columns=["op_id"]).to_string(index=False, max_rows=200))
+    guards = Guards(max_changes=args.max_changes, max_age_hours=args.max_age_hours)
+    client = graph_client(settings) if args.apply else None
+    result = provision_plan_apply(plan, client, apply=args.apply, guards=guards, settings=settings)
+    table = result.table()
+    if not table.empty:
+        print()
+        print(table.drop(columns=["op_id"]).to_string(index=False, max_rows=200))
+    print(result.render())
+    if args.apply and any(line["status"] == "applied" for line in result.lines):
+        if not can_connect(settings):
+            print("note: no RingCentral settings (RCAUDIT_SCIM_URL and a token): the new accounts were not re-read")
+            return int(result.exit_code)
+        proof = reaudit_provisioned(run, result, scim_client(settings))
+        print("\nre-audit of the provisioned users:")
+        print(proof.to_string(index=False, max_rows=200))
+        if (proof["status"] != "provisioned").any():
+            return int(EXIT_FINDINGS)
+    return int(result.exit_code)
+
+
+def _provision_parser(commands: Any) -> None:
+    """`rcaudit provision` (DESIGN.md "Commands")."""
+    provision = commands.add_parser(
+        "provision", help="provision on demand (Graph provisionOnDemand) the run's missing users",
+        description="Ask Entra's provisioning service to provision each missing_in_target user of an audit run now "
+                    "(Graph provisionOnDemand on the RingCentral app's provisioning job, one user per request, "
+                    "paced to Graph's 5 requests per 10 seconds). A dry run unless --apply; needs the application "
+                    "permission Synchronization.ReadWrite.All. `rcaudit rollback --journal … --apply "
+                    "--allow-deactivate` deactivates the accounts it created.")
+    provision.add_argument("--run", required=True, metavar="DIR", help="the audit run folder, or `latest`")
+    provision.add_argument("--users", metavar="ID,...", help="only these users: Entra ids or user names")
+    provision.add_argument("--apply", action="store_true", help="send the requests (default: a dry run, no request)")
+    provision.add_argument("--max-changes", type=int, default=25, metavar="N",
+                           help="refuse to provision more than N users (default 25)")
+    provision.add_argument("--max-age-hours", type=float, default=24.0, metavar="H",
+                           help="refuse an audit older than H hours (default 24)")
+    provision.set_defaults(func=cmd_provision)
+
+
 def _apply_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--apply", action="store_true", help="write to RingCentral (default: a dry run)")
     parser.add_argument("--max-changes", type=int, default=25, metavar="N",
@@ -243,6 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
     rollback.add_argument("--journal", required=True, metavar="FILE", help="a fixes/<fix_id>/journal.jsonl")
     _apply_options(rollback)
     rollback.set_defaults(func=cmd_rollback)
+    _provision_parser(commands)
     return parser
 
 

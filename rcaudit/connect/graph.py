@@ -30,6 +30,10 @@ MEMBERS = "GroupMember.Read.All"
 SYNC = "Synchronization.Read.All"
 LOGS = "AuditLog.Read.All and Directory.Read.All"
 SECRETS = "Application.ReadWrite.OwnedBy or Synchronization.ReadWrite.All"  # as for the PUT; the GET's: undocumented
+# provisionOnDemand: microsoft-graph-docs-contrib `api-reference/v1.0/api/synchronization-synchronizationjob-
+# provisionondemand.md` lists Application.ReadWrite.OwnedBy (only for a service principal the app owns) and
+# Synchronization.ReadWrite.All; the latter is the one to grant an audit app that does not own RingCentral's.
+PROVISION = "Synchronization.ReadWrite.All"
 # A signed-in analyst (device code) needs a directory role besides the delegated permission. Provisioning
 # logs: the least privileged roles listed in microsoft-graph-docs-contrib
 # `api-reference/v1.0/api/provisioningobjectsummary-list.md`; the provisioning configuration (job, schema):
@@ -37,6 +41,7 @@ SECRETS = "Application.ReadWrite.OwnedBy or Synchronization.ReadWrite.All"  # as
 DIRECTORY_ROLES = {
     LOGS: "the Reports Reader or Security Reader directory role",
     SYNC: "the Application Administrator or Cloud Application Administrator directory role",
+    PROVISION: "the Application Administrator or Cloud Application Administrator directory role",
 }
 MAX_PAGE = 999  # Graph's largest $top
 EXPAND_PAGE = 100  # pages with $expand hold at most 100 objects
@@ -112,16 +117,25 @@ class GraphClient:
         self.session = session
         self.auth = auth or GraphAuth(settings, session)
 
-    def _endpoint(self, url: str) -> str:
+    def _endpoint(self, url: str, method: str = "GET") -> str:
         path = urlsplit(url).path
         base = urlsplit(self.settings.graph_url).path.rstrip("/")
-        return "GET " + (path[len(base):] if base and path.startswith(base) else path)
+        return f"{method} " + (path[len(base):] if base and path.startswith(base) else path)
 
     def get(self, path_or_url: str, params: dict[str, str] | None = None, *, permission: str = "") -> dict[str, Any]:
         """One GET (retries, pacing and counting are the session's); errors say what failed and how to fix it."""
+        return self._request("GET", path_or_url, params=params, permission=permission)
+
+    def post(self, path: str, body: dict[str, Any], *, permission: str = "") -> dict[str, Any]:
+        """One POST of a Graph action. Only a 429 is retried (Graph did not act on it): a 5xx or a lost answer may
+        have acted, so it is the caller's to decide, never sent again blindly."""
+        return self._request("POST", path, json_body=body, permission=permission, retry="throttled")
+
+    def _request(self, method: str, path_or_url: str, *, params: dict[str, str] | None = None,
+                 json_body: dict[str, Any] | None = None, permission: str = "", retry: str = "all") -> dict[str, Any]:
         absolute = "://" in path_or_url.split("?")[0]
         url = path_or_url if absolute else f"{self.settings.graph_url}{path_or_url}"
-        endpoint = self._endpoint(url)
+        endpoint = self._endpoint(url, method)
         if origin(url) != origin(self.settings.graph_url):  # the Graph token is for RCAUDIT_GRAPH_URL's host only
             raise FetchError(f"Graph {endpoint}: refusing to send the Graph token to {describe_origin(url)}, which is "
                              f"not RCAUDIT_GRAPH_URL's server ({describe_origin(self.settings.graph_url)})",
@@ -129,8 +143,9 @@ class GraphClient:
         for attempt in (1, 2):
             token = self.auth.token()
             try:
-                answer = self.session.get(url, params=params, headers={"Authorization": f"Bearer {token}"},
-                                          service="graph")  # type: ignore[call-arg]
+                answer = self.session.request(method, url, params=params, json=json_body,
+                                              headers={"Authorization": f"Bearer {token}"},
+                                              service="graph", retry=retry)  # type: ignore[call-arg]
             except requests.RequestException as exc:
                 tries = getattr(exc, "rcaudit_attempts", 1)
                 raise FetchError(f"Graph {endpoint}: no answer ({type(exc).__name__}) after {tries} attempt(s)",
@@ -297,6 +312,15 @@ class GraphClient:
                 kept[str(item["key"])] = str(item["value"])
         del body, items
         return kept
+
+    def provision_on_demand(self, sp_id: str, job_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """`POST /servicePrincipals/{id}/synchronization/jobs/{jobId}/provisionOnDemand` with `body` (its
+        `parameters`: ruleId + subjects, `rcaudit.fix.provision.request_body`); the answer is Graph's
+        stringKeyStringValuePair as sent (microsoft-graph-docs-contrib `api-reference/v1.0/api/
+        synchronization-synchronizationjob-provisionondemand.md`). A 403 is a `PermissionDenied` naming
+        Synchronization.ReadWrite.All."""
+        path = f"/servicePrincipals/{_segment(sp_id)}/synchronization/jobs/{_segment(job_id)}/provisionOnDemand"
+        return self.post(path, body, permission=PROVISION)
 
     def provisioning_events(self, job_id: str, since: dt.datetime, *,
                             on_page: OnPage | None = None) -> list[dict[str, Any]]:

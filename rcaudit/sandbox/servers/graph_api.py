@@ -162,7 +162,11 @@ def graph_error(status: int, code: str, message: str, headers: dict[str, str] | 
 
 def register_graph(router: Router[Handler], state: SandboxState) -> None:
     """Add the `/v1.0/…` routes."""
+    from rcaudit.sandbox.servers.provisioning import ProvisioningEmulator  # it builds on this module
+
     api = GraphApi(state)
+    router.add("POST", r"/v1\.0/servicePrincipals/(?P<sp>[^/]+)/synchronization/jobs/(?P<job>[^/]+)/provisionOnDemand",
+               ProvisioningEmulator(state).handle)
     router.add("GET", r"/v1\.0/.*", api.handle)
     router.add("GET", r"/beta/servicePrincipals/(?P<sp>[^/]+)/synchronization/secrets", api.handle_secrets)
 

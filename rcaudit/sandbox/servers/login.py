@@ -41,7 +41,8 @@ OIDC_SCOPES = ("openid", "profile", "email", "offline_access")
 # Application permissions an app token carries (DESIGN: what the audit reads); a client's `roles` overrides.
 DEFAULT_APP_ROLES = ("User.Read.All", "Application.Read.All", "GroupMember.Read.All", "AuditLog.Read.All",
                      "Directory.Read.All", "Synchronization.Read.All",
-                     "Application.ReadWrite.OwnedBy")  # for the opt-in read of the job's synchronization secrets
+                     "Application.ReadWrite.OwnedBy",  # for the opt-in read of the job's synchronization secrets
+                     "Synchronization.ReadWrite.All")  # for rcaudit provision (Graph provisionOnDemand)
 # Delegated permissions `.default` stands for in the sandbox; a client's `delegatedScopes` overrides.
 DEFAULT_DELEGATED_SCOPES = ("User.Read", *DEFAULT_APP_ROLES)
 DEVICE_CODE_LIFETIME = 900
