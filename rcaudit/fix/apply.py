@@ -288,10 +288,6 @@ def can_connect(settings: Settings) -> bool:
 
 
 # --- applying --------------------------------------------------------------------------------------------
-class _Stop(Exception):
-    """Raised inside the loop to end the run with a reason."""
-
-
 IN_FLIGHT_UNDONE = ("decided after a crash: the re-read showed that the request in flight when that apply stopped "
                     "had gone through; undone")
 
