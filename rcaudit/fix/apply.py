@@ -81,7 +81,7 @@ from rcaudit.model.errors import (
     PlanRejected,
     RateLimited,
 )
-from rcaudit.model.findings import finding_key
+from rcaudit.model.findings import finding_key, finding_rows
 from rcaudit.model.runs import new_run_id
 from rcaudit.model.scim_path import target_reader
 from rcaudit.model.snapshot import rc_identity
@@ -724,13 +724,13 @@ def reaudit_touched(run: RunAudit, result: ApplyResult, client: ScimClient) -> p
     planned = {(line["scim_id"], line.get("kind"), "" if line.get("kind") in LIFECYCLE_KINDS else line.get("attribute"))
                for line in result.lines if line["status"] == "applied"}
     rows = []
-    for row, key in zip(before.to_dict("records"), finding_key(before), strict=True):
+    for row, key in zip(finding_rows(before), finding_key(before), strict=True):
         if (row["scim_id"], row["kind"], row["attribute"]) not in planned:
             continue
         rows.append({"user": row["user_name"], "scim_id": row["scim_id"], "kind": row["kind"],
                      "attribute": row["attribute"], "status": "still there" if key in keys_now else "fixed"})
     keys_before = set(finding_key(before))
-    for row, key in zip(now.to_dict("records"), finding_key(now), strict=True):
+    for row, key in zip(finding_rows(now), finding_key(now), strict=True):
         if key not in keys_before:
             rows.append({"user": row["user_name"], "scim_id": row["scim_id"], "kind": row["kind"],
                          "attribute": row["attribute"], "status": "new finding"})

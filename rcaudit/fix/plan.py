@@ -33,7 +33,7 @@ from rcaudit.fix.ops import (
     wire_value,
 )
 from rcaudit.model.errors import ConfigError
-from rcaudit.model.findings import KINDS, SEVERITIES, SEVERITY_RANK
+from rcaudit.model.findings import KINDS, SEVERITIES, SEVERITY_RANK, FindingRow, finding_rows
 from rcaudit.model.scim_path import parse_target, target_reader
 from rcaudit.model.vocabulary import PATCH_OP
 
@@ -86,7 +86,7 @@ class Filters:
                 parse_target(attribute)  # a MappingError names what cannot be read
         return filters
 
-    def keeps(self, row: dict[str, Any]) -> bool:
+    def keeps(self, row: FindingRow) -> bool:
         """Whether a findings row passes. `--attributes` counts lifecycle rows as attribute `active`."""
         if self.kinds and row["kind"] not in self.kinds:
             return False
@@ -303,19 +303,19 @@ class _Change(NamedTuple):
     """One planned change before it is shaped into PatchOp: the finding, the attribute, the audited value
     and the one to write (with a note when it is written in another form than Entra's)."""
 
-    row: dict[str, Any]
+    row: FindingRow
     attribute: str
     audited: Any
     expected: Any
     note: str
 
 
-def _not_fixable(row: dict[str, Any], action: str) -> NotFixable:
+def _not_fixable(row: FindingRow, action: str) -> NotFixable:
     return NotFixable(row["kind"], row["severity"], row["entra_id"], row["scim_id"], row["user_name"],
                       row["attribute"], row["reason"], action)
 
 
-def _attribute_change(row: dict[str, Any], account: dict[str, Any], user: dict[str, Any] | None,
+def _attribute_change(row: FindingRow, account: dict[str, Any], user: dict[str, Any] | None,
                       expected_rows: pd.DataFrame) -> _Change | str:
     """An attribute mismatch as a change, or (a string) why no PATCH fixes it: a phone goes in E.164 (what
     RingCentral holds), read in the user's region; a value no single PatchOp writes is left to the portal."""
@@ -337,7 +337,7 @@ def _attribute_change(row: dict[str, Any], account: dict[str, Any], user: dict[s
     return _Change(row, attribute, audited, expected, note)
 
 
-def _decide(row: dict[str, Any], filters: Filters, account: dict[str, Any] | None, user: dict[str, Any] | None,
+def _decide(row: FindingRow, filters: Filters, account: dict[str, Any] | None, user: dict[str, Any] | None,
             expected_rows: pd.DataFrame) -> _Change | str:
     """What to do about one finding the filters keep: the change to plan, or (a string) what a person should
     do instead. Waived, missing and ambiguous findings, and orphans unless asked for, are never written."""
@@ -365,7 +365,7 @@ def _sort_findings(run: RunAudit, filters: Filters, accounts: dict[str, dict[str
     changes: dict[str, list[_Change]] = {}
     not_fixable: list[NotFixable] = []
     excluded = 0
-    for row in run.result.findings.to_dict("records"):
+    for row in finding_rows(run.result.findings):
         if not filters.keeps(row):
             excluded += 1
             continue
@@ -440,7 +440,7 @@ def build_plan(run: RunAudit, filters: Filters | None = None, *, json_booleans: 
         rc_owner_id=str(snapshot.rc_identity.get("owner_id") or ""), wire=wire)
 
 
-def _expected_value(expected_rows: pd.DataFrame, row: dict[str, Any], attribute: str) -> Any:
+def _expected_value(expected_rows: pd.DataFrame, row: FindingRow, attribute: str) -> Any:
     """Entra's expected raw value, typed (the audit's expected frame), else the findings row's raw string."""
     try:
         value = expected_rows.at[row["entra_id"], attribute]
