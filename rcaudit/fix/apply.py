@@ -47,7 +47,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import pandas as pd
@@ -68,7 +68,7 @@ from rcaudit.fix.guards import (
     recent_deactivations,
     target_problems,
 )
-from rcaudit.fix.journal import applied_op_ids, fixes_folder, pending_intents, run_journals
+from rcaudit.fix.journal import JournalLine, applied_op_ids, fixes_folder, pending_intents, run_journals
 from rcaudit.fix.ops import same_value, shape_operations, shown, wire_value
 from rcaudit.fix.plan import LIFECYCLE_KINDS, Operation, Plan
 from rcaudit.model.errors import (
@@ -313,8 +313,9 @@ class _Writer:
     def line(self, operation: Operation, status: str, *, before: Any = None, after: Any = None,
              http_status: int | None = None, error: str = "", sent: dict[str, Any] | None = None,
              decides: str | None = None) -> dict[str, Any]:
-        """One journal line (DESIGN.md's fields first, then what a person, a rollback and the guards need)."""
-        return {
+        """One journal line (DESIGN.md's fields first, then what a person, a rollback and the guards need):
+        checked as a `JournalLine` where it is made, handed on as the plain dict journal readers take."""
+        written: JournalLine = {
             "time": _now(), "fix_id": self.result.fix_id, "plan_id": self.plan.plan_id, "op_id": operation.op_id,
             "scim_id": operation.scim_id, "entra_id": operation.entra_id, "path": operation.path, "op": operation.op,
             "value": operation.value, "audited": operation.audited, "before": before, "after": after,
@@ -327,6 +328,7 @@ class _Writer:
             "scim_url": self.target.get("scim_url") or None, "rc_owner_id": self.target.get("owner_id") or None,
             "wire": self.plan.wire,  # the forms `sent` follows (a rollback without plan.json reads it)
         }
+        return cast(dict[str, Any], written)
 
     def record(self, operation: Operation, status: str, *, before: Any = None, after: Any = None,
                http_status: int | None = None, error: str = "", sent: dict[str, Any] | None = None,
