@@ -223,6 +223,17 @@ def _apply_options(parser: argparse.ArgumentParser) -> None:
                         help="refuse values read more than H hours ago (default 24)")
 
 
+def _port(text: str) -> int:
+    """`--port P`: 0 (free ports) or a port whose P+1 (RingCentral's) exists too; else exit 2 naming --port."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= port <= 65534:
+        raise argparse.ArgumentTypeError(f"{port}: expected 0 (free ports) or 1-65534 (RingCentral gets P+1)")
+    return port
+
+
 def _tenant_options(parser: argparse.ArgumentParser) -> None:
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--tenant", help="serve this tenant file")
@@ -247,7 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sandbox = commands.add_parser("sandbox", help="serve the local Entra + Graph + RingCentral emulators")
     _tenant_options(sandbox)
-    sandbox.add_argument("--port", type=int, default=0,
+    sandbox.add_argument("--port", type=_port, default=0,
                          help="port P for login + Graph; RingCentral gets P+1 (default: free ports)")
     sandbox.add_argument("--save", help="write the tenant (with its sandbox section) to this file and exit")
     sandbox.add_argument("--graph-auth", choices=("secret", "certificate"), default="secret",

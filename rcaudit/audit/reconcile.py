@@ -14,7 +14,7 @@ import datetime as dt
 import functools
 import gc
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -552,6 +552,10 @@ def reconcile(snapshot: Snapshot, mapping: Sequence[AttributeMapping] | None = N
             gc.enable()
 
 
+# scope_of(users, deleted, with_roles): the scope of the users `_entra_side` reads (see `_scoper`)
+_ScopeOf = Callable[[list[dict[str, Any]], np.ndarray, bool], ScopeResult]
+
+
 @dataclass(frozen=True)
 class _Entra:
     """The Entra side, one position per user (live users, then soft-deleted ones)."""
@@ -579,7 +583,7 @@ class _RingCentral:
     actual: dict[str, np.ndarray]  # raw value per target
 
 
-def _entra_side(snapshot: Snapshot, planned: dict[str, _Planned], scope_of: Any) -> _Entra:
+def _entra_side(snapshot: Snapshot, planned: dict[str, _Planned], scope_of: _ScopeOf) -> _Entra:
     """Users, their scope (`scope_of(users, deleted)`) and the expected value of every planned target."""
     users, deleted = _entra_users(snapshot)
     wants_roles = any(r.lower() == "approleassignments" for p in planned.values() for r in p.compiled.references)
@@ -781,8 +785,57 @@ def _with_notes(findings: pd.DataFrame, quality: _Quality, orphan_note: str | No
     return findings
 
 
+def _scoper(snapshot: Snapshot, cutoff: dt.datetime, mode: str, filters: ScopingFilters) -> _ScopeOf:
+    """`scope_of(users, deleted, with_roles)` for `_entra_side`: the snapshot's assignments and groups with
+    the resolved scope mode and filters (it scopes the users it is given, after their duplicates are gone)."""
+    def scope_of(users: list[dict[str, Any]], deleted: np.ndarray, with_roles: bool) -> ScopeResult:
+        return compute_scope(users, deleted, service_principal=snapshot.service_principal,
+                             assignments=snapshot.app_role_assignments, group_members=snapshot.group_members,
+                             group_transitive_members=snapshot.group_transitive_members, cutoff=cutoff,
+                             mode=mode, filters=filters, with_roles=with_roles)
+
+    return scope_of
+
+
+def _paired(snapshot: Snapshot, entra: _Entra, planned: dict[str, _Planned], cutoff: dt.datetime,
+            ) -> tuple[list[str], _RingCentral, _Join]:
+    """What is audited (the keys first), RingCentral's side and the pairing (userName, then externalId).
+    The expected manager is filled in here: which account it points at depends on the pairing."""
+    compared = [t for t in planned if t not in KEY_ATTRIBUTES and t != ACTIVE]
+    audited = [t for t in (USERNAME, EXTERNAL_ID) if t in planned] + compared
+    rc = _ringcentral_side(snapshot.scim_users, compared, cutoff)
+    no_keys = _keys([None] * len(entra.ids))
+    join = _join(
+        _keys(_restored_user_names(entra.expected[USERNAME], entra.ids, entra.deleted))
+        if USERNAME in entra.expected else no_keys,
+        _keys(entra.expected[EXTERNAL_ID]) if EXTERNAL_ID in entra.expected else no_keys,
+        _keys(rc.actual[USERNAME]), _keys(rc.actual[EXTERNAL_ID]),
+    )
+    if MANAGER in planned:  # what the manager should be depends on the pairing
+        entra.expected[MANAGER] = _expected_manager(entra.sources.get("manager"), entra.ids, join, rc.ids)
+    return audited, rc, join
+
+
+def _findings(snapshot: Snapshot, entra: _Entra, rc: _RingCentral, join: _Join, audited: list[str],
+              settings: SyncSettings, options: AuditOptions, quality: _Quality,
+              ) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    """The sorted findings with their data-quality notes, and the caveat an orphan count needs when deleted
+    users could not be read (then some orphans may be deleted users). Waivers are applied after."""
+    rows = _Rows()
+    _lifecycle_rows(rows, entra, rc, join, settings.skip_out_of_scope_deletions)
+    _attribute_rows(rows, entra, rc, join, audited, options.strict_normalise)
+    unreadable_deleted = _deleted_unreadable(snapshot)
+    findings = _with_notes(_sorted(rows.frame()), quality, DELETED_UNREADABLE if unreadable_deleted else None)
+    orphans = int((findings["kind"] == "orphan_in_target").sum())
+    caveats = (f"Deleted users could not be read: some of the {orphans} orphan accounts may belong to deleted "
+               "users rather than be true orphans.",) if unreadable_deleted and orphans else ()
+    return findings, caveats
+
+
 def _reconcile(snapshot: Snapshot, mapping: Sequence[AttributeMapping] | None, options: AuditOptions,
                ) -> AuditResult:
+    """The audit in its steps: the checked snapshot, the mapping planned, both sides read, paired, findings
+    made and waived; sizes count what the services served (duplicates included)."""
     notes: list[str] = []
     served = snapshot
     snapshot, quality = _checked_snapshot(snapshot)
@@ -797,37 +850,11 @@ def _reconcile(snapshot: Snapshot, mapping: Sequence[AttributeMapping] | None, o
     filters = (parse_scoping_filters(options.scoping_filters) if options.scoping_filters is not None
                else scoping_filters_from_schema(snapshot.schema))
     settings = resolve_sync_settings(snapshot.sync_settings, options)
-
-    def scope_of(users: list[dict[str, Any]], deleted: np.ndarray, with_roles: bool) -> ScopeResult:
-        return compute_scope(users, deleted, service_principal=snapshot.service_principal,
-                             assignments=snapshot.app_role_assignments, group_members=snapshot.group_members,
-                             group_transitive_members=snapshot.group_transitive_members, cutoff=cutoff,
-                             mode=settings.scope_mode, filters=filters, with_roles=with_roles)
-
-    entra = _entra_side(snapshot, planned, scope_of)
+    entra = _entra_side(snapshot, planned, _scoper(snapshot, cutoff, settings.scope_mode, filters))
     notes += [f"{key} is not mapped (or not evaluable): the join cannot use it"
               for key in (USERNAME, EXTERNAL_ID) if key not in entra.expected]
-    compared = [t for t in planned if t not in KEY_ATTRIBUTES and t != ACTIVE]
-    audited = [t for t in (USERNAME, EXTERNAL_ID) if t in planned] + compared
-    rc = _ringcentral_side(snapshot.scim_users, compared, cutoff)
-    no_keys = _keys([None] * len(entra.ids))
-    join = _join(
-        _keys(_restored_user_names(entra.expected[USERNAME], entra.ids, entra.deleted))
-        if USERNAME in entra.expected else no_keys,
-        _keys(entra.expected[EXTERNAL_ID]) if EXTERNAL_ID in entra.expected else no_keys,
-        _keys(rc.actual[USERNAME]), _keys(rc.actual[EXTERNAL_ID]),
-    )
-    if MANAGER in planned:  # what the manager should be depends on the pairing
-        entra.expected[MANAGER] = _expected_manager(entra.sources.get("manager"), entra.ids, join, rc.ids)
-
-    rows = _Rows()
-    _lifecycle_rows(rows, entra, rc, join, settings.skip_out_of_scope_deletions)
-    _attribute_rows(rows, entra, rc, join, audited, options.strict_normalise)
-    unreadable_deleted = _deleted_unreadable(snapshot)
-    findings = _with_notes(_sorted(rows.frame()), quality, DELETED_UNREADABLE if unreadable_deleted else None)
-    orphans = int((findings["kind"] == "orphan_in_target").sum())
-    caveats = (f"Deleted users could not be read: some of the {orphans} orphan accounts may belong to deleted "
-               "users rather than be true orphans.",) if unreadable_deleted and orphans else ()
+    audited, rc, join = _paired(snapshot, entra, planned, cutoff)
+    findings, caveats = _findings(snapshot, entra, rc, join, audited, settings, options, quality)
     waivers = load_waivers(options.waivers) if isinstance(options.waivers, str | Path) else tuple(options.waivers)
     findings, expired = apply_waivers(findings, waivers, now.date())
     notes += [f"waiver {w.source or w.account or w.user} expired on {w.expires}" for w in expired]

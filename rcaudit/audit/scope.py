@@ -23,7 +23,7 @@ import datetime as dt
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -295,6 +295,65 @@ def _member_ids(members: Iterable[Mapping[str, Any]] | None) -> list[str]:
     return [str(m["id"]) for m in members or () if m.get("id") and m.get("@odata.type", USER_TYPE) != GROUP_TYPE]
 
 
+_NOT_SINCE = np.iinfo(np.int64).max  # in-scope-since for no assignment, or one of unknown time: never "recent"
+
+
+class _Reach(NamedTuple):
+    """Every (user position, assignment index) pair an assignment reaches, and what it makes of each user."""
+
+    target_pos: np.ndarray
+    assignment_pos: np.ndarray
+    assigned: np.ndarray  # reached by any assignment (any role, Default Access included)
+    only_default: np.ndarray  # reached only by Default Access assignments
+
+
+def _reach(position: Mapping[str, int], n: int, assignments: Sequence[Mapping[str, Any]],
+           group_members: Mapping[str, Sequence[Mapping[str, Any]]], default_roles: set[str]) -> _Reach:
+    """Who each assignment reaches: the user it names, or the **direct** members of the group it names
+    (nested members are not provisioned); principals not among the users reach no one."""
+    group_positions = {gid: _positions(position, members) for gid, members in group_members.items()}
+    no_one = np.empty(0, dtype=np.int64)
+    kinds = [a.get("principalType") or "User" for a in assignments]
+    principals = [str(a.get("principalId")) for a in assignments]
+    is_default = np.fromiter((str(a.get("appRoleId")) in default_roles for a in assignments), dtype=bool,
+                             count=len(assignments))
+    direct = np.flatnonzero(np.fromiter((kind == "User" for kind in kinds), dtype=bool, count=len(kinds)))
+    direct_targets = np.fromiter((position.get(principals[k], -1) for k in direct.tolist()), dtype=np.int64,
+                                 count=len(direct))
+    via_groups = [(k, group_positions.get(principals[k], no_one)) for k, kind in enumerate(kinds) if kind == "Group"]
+    target_all = np.concatenate([direct_targets, *(members for _, members in via_groups)])
+    assignment_all = np.concatenate([direct, *(np.full(len(members), k, dtype=np.int64) for k, members in via_groups)])
+    known = target_all >= 0
+    target_all, assignment_all = target_all[known], assignment_all[known]
+    assigned = np.zeros(n, dtype=bool)
+    assigned[target_all] = True
+    other_role = np.zeros(n, dtype=bool)
+    other_role[target_all[~is_default[assignment_all]]] = True
+    return _Reach(target_all, assignment_all, assigned, assigned & ~other_role)
+
+
+def _positions(position: Mapping[str, int], members: Iterable[Mapping[str, Any]] | None) -> np.ndarray:
+    """The user positions of a group's user members (members that are not among the users are dropped)."""
+    found = [position.get(m) for m in _member_ids(members)]
+    return np.asarray([i for i in found if i is not None], dtype=np.int64)
+
+
+def _passing(users: Sequence[Mapping[str, Any]], candidate: np.ndarray, filters: ScopingFilters) -> np.ndarray:
+    """Which candidates the scoping filters let through (only candidates are tested: filters are slow)."""
+    passes = candidate.copy()
+    if filters:
+        for i in np.flatnonzero(candidate).tolist():
+            passes[i] = filters.test(users[i])
+    return passes
+
+
+def _recent(users: Sequence[Mapping[str, Any]], since_ns: np.ndarray, cutoff: dt.datetime) -> np.ndarray:
+    """Created, or brought into scope, after `cutoff`: the provisioning cycle may not have reached them yet."""
+    created_ns = utc_ns([u.get("createdDateTime") for u in users])
+    cutoff_ns = pd.Timestamp(cutoff if cutoff.tzinfo else cutoff.replace(tzinfo=dt.UTC)).value
+    return (created_ns > cutoff_ns) | ((since_ns > cutoff_ns) & (since_ns != _NOT_SINCE))
+
+
 def compute_scope(users: Sequence[Mapping[str, Any]], deleted: np.ndarray, *,
                   service_principal: Mapping[str, Any], assignments: Sequence[Mapping[str, Any]],
                   group_members: Mapping[str, Sequence[Mapping[str, Any]]],
@@ -313,58 +372,27 @@ def compute_scope(users: Sequence[Mapping[str, Any]], deleted: np.ndarray, *,
     position = dict(zip(ids, range(len(ids)), strict=True))
     default_roles = default_access_roles(service_principal)
     n = len(ids)
-
-    def positions(members: Iterable[Mapping[str, Any]] | None) -> np.ndarray:
-        found = [position.get(m) for m in _member_ids(members)]
-        return np.asarray([i for i in found if i is not None], dtype=np.int64)
-
-    group_positions = {gid: positions(members) for gid, members in group_members.items()}
-    no_one = np.empty(0, dtype=np.int64)
-    kinds = [a.get("principalType") or "User" for a in assignments]
-    principals = [str(a.get("principalId")) for a in assignments]
-    is_default = np.fromiter((str(a.get("appRoleId")) in default_roles for a in assignments), dtype=bool,
-                             count=len(assignments))
-    # every (user position, assignment index) an assignment reaches: the user, or a group's direct members
-    direct = np.flatnonzero(np.fromiter((kind == "User" for kind in kinds), dtype=bool, count=len(kinds)))
-    direct_targets = np.fromiter((position.get(principals[k], -1) for k in direct.tolist()), dtype=np.int64,
-                                 count=len(direct))
-    via_groups = [(k, group_positions.get(principals[k], no_one)) for k, kind in enumerate(kinds) if kind == "Group"]
-    target_all = np.concatenate([direct_targets, *(members for _, members in via_groups)])
-    assignment_all = np.concatenate([direct, *(np.full(len(members), k, dtype=np.int64) for k, members in via_groups)])
-    known = target_all >= 0
-    target_all, assignment_all = target_all[known], assignment_all[known]
-    assigned = np.zeros(n, dtype=bool)
-    assigned[target_all] = True
-    other_role = np.zeros(n, dtype=bool)
-    other_role[target_all[~is_default[assignment_all]]] = True
-    only_default = assigned & ~other_role
-    target_pos, assignment_pos = target_all, assignment_all
-    never = np.iinfo(np.int64).max
+    reach = _reach(position, n, assignments, group_members, default_roles)
+    target_pos, assignment_pos, assigned = reach.target_pos, reach.assignment_pos, reach.assigned
     assigned_ns = utc_ns([a.get("createdDateTime") for a in assignments])
-    assigned_ns[assigned_ns == NEVER] = never  # unknown time: never "recent"
-    since_ns = np.full(n, never, dtype=np.int64)
+    assigned_ns[assigned_ns == NEVER] = _NOT_SINCE  # unknown time: never "recent"
+    since_ns = np.full(n, _NOT_SINCE, dtype=np.int64)
     if mode == "assigned" and len(target_pos):
         np.minimum.at(since_ns, target_pos, assigned_ns[assignment_pos])
     nested = np.zeros(n, dtype=bool)
     for members in group_transitive_members.values():
-        nested[positions(members)] = True
+        nested[_positions(position, members)] = True
 
     candidate = np.ones(n, dtype=bool) if mode == "all" else assigned
-    passes = candidate.copy()
-    if filters:
-        for i in np.flatnonzero(candidate).tolist():
-            passes[i] = filters.test(users[i])
+    passes = _passing(users, candidate, filters)
     bucket = np.where(passes, "in_scope", np.where(candidate, "filtered_out",
                                                    np.where(nested & ~assigned, "nested_only", "unassigned")))
     enabled = np.fromiter((u.get("accountEnabled") is True for u in users), dtype=bool, count=n)
     live = passes & enabled & ~np.asarray(deleted, dtype=bool)
-    created_ns = utc_ns([u.get("createdDateTime") for u in users])
-    cutoff_ns = pd.Timestamp(cutoff if cutoff.tzinfo else cutoff.replace(tzinfo=dt.UTC)).value
-    recent = (created_ns > cutoff_ns) | ((since_ns > cutoff_ns) & (since_ns != never))
-    scope_since = np.where(since_ns == never, NEVER, since_ns).view("datetime64[ns]")  # UTC; NaT: none
+    scope_since = np.where(since_ns == _NOT_SINCE, NEVER, since_ns).view("datetime64[ns]")  # UTC; NaT: none
     return ScopeResult(
-        ids=ids, bucket=bucket, live=live, disabled=passes & ~live, pending=live & recent,
-        in_scope_since=scope_since, filtered_out=candidate & ~passes, default_access=passes & only_default,
+        ids=ids, bucket=bucket, live=live, disabled=passes & ~live, pending=live & _recent(users, since_ns, cutoff),
+        in_scope_since=scope_since, filtered_out=candidate & ~passes, default_access=passes & reach.only_default,
         roles=_roles(ids, target_pos, assignment_pos, assignments, assigned_ns, service_principal, default_roles)
         if with_roles else {},
         mode=mode, filters=filters,

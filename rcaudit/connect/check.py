@@ -88,83 +88,110 @@ def _users_page(scim: ScimClient) -> str:
     return f"{total} users"
 
 
-def run_checks(settings: Settings, *, interactive: bool | None = None, session: requests.Session | None = None,
-               report: Callable[[Check], None] | None = None) -> list[Check]:
-    """Each check in order, each also given to `report` as soon as it is done; a missing setting is a
-    `ConfigError` naming it (never a fallback to the sandbox)."""
-    missing = settings.missing()
-    if missing:
-        raise ConfigError("not configured: set " + "; ".join(missing))
-    assert settings.app_id is not None
-    session = session or make_session(settings.ca_bundle, retry=CHECK_RETRY)
-    checks: list[Check] = []
+class _Checks:
+    """The checks so far, each also given to `report` as soon as it is done: an admin watching a slow tenant
+    sees every line when it is known, not all of them at the end."""
 
-    def add(result: Check) -> None:
-        checks.append(result)
-        if report:
-            report(result)
+    def __init__(self, report: Callable[[Check], None] | None) -> None:
+        self.done: list[Check] = []
+        self.report = report
 
-    def check(name: str, call: Callable[[], str], required: bool = True) -> bool:
-        add(_outcome(name, call, required))
-        return checks[-1].status == "ok"
+    def add(self, result: Check) -> None:
+        self.done.append(result)
+        if self.report:
+            self.report(result)
 
-    auth = GraphAuth(settings, session, interactive=interactive)
-    graph = GraphClient(settings, session, auth)
-    state: dict[str, Any] = {}
+    def check(self, name: str, call: Callable[[], str], required: bool = True) -> bool:
+        """Run one check and record it; whether it passed decides which checks can follow."""
+        self.add(_outcome(name, call, required))
+        return self.done[-1].status == "ok"
 
-    def one(path: str, permission: str, params: dict[str, str] | None = None) -> list[dict[str, Any]]:
-        return list(graph.get(path, {"$top": "1", **(params or {})}, permission=permission).get("value", []))
 
-    def service_principal() -> str:
-        sp = state["sp"] = graph.service_principal(settings.app_id or "")
+class _GraphReads:
+    """The Graph reads the checks try, and what the earlier ones found (service principal, assigned groups,
+    the job) that the later ones read from."""
+
+    def __init__(self, settings: Settings, session: requests.Session, interactive: bool | None) -> None:
+        self.settings = settings
+        self.auth = GraphAuth(settings, session, interactive=interactive)
+        self.graph = GraphClient(settings, session, self.auth)
+        self.state: dict[str, Any] = {}
+
+    def one(self, path: str, permission: str, params: dict[str, str] | None = None) -> list[dict[str, Any]]:
+        """The smallest page: proves the permission without reading the tenant."""
+        return list(self.graph.get(path, {"$top": "1", **(params or {})}, permission=permission).get("value", []))
+
+    def token(self) -> str:
+        self.auth.token()
+        return f"{self.auth.kind} for client {self.settings.client_id}"
+
+    def service_principal(self) -> str:
+        sp = self.state["sp"] = self.graph.service_principal(self.settings.app_id or "")
         return f"{sp.get('displayName')} (id {sp['id']})"
 
-    def assignments() -> str:
-        page = graph.get(assignments_path(state["sp"]["id"]), {"$top": "999"},
-                         permission=APPS)
+    def assignments(self) -> str:
+        page = self.graph.get(assignments_path(self.state["sp"]["id"]), {"$top": "999"},
+                              permission=APPS)
         found = page.get("value") or []
-        groups = state["groups"] = sorted({a["principalId"] for a in found if a.get("principalType") == "Group"})
+        groups = self.state["groups"] = sorted({a["principalId"] for a in found if a.get("principalType") == "Group"})
         more = " (first page)" if page.get("@odata.nextLink") else ""
         return f"{len(found)} assignments{more}, {len(groups)} to groups"
 
-    def job() -> str:
-        found, note = pick_job(graph.synchronization_jobs(state["sp"]["id"]))  # the job the audit reads
+    def job(self) -> str:
+        found, note = pick_job(self.graph.synchronization_jobs(self.state["sp"]["id"]))  # the job the audit reads
         if found is None:
             return "no provisioning job configured"
-        state["job"] = found
+        self.state["job"] = found
         status = found.get("status") or {}
         return f"{found.get('id')}: {status.get('code')}" + (f" ({note})" if note else "")
 
-    def graph_token() -> str:
-        auth.token()
-        return f"{auth.kind} for client {settings.client_id}"
 
-    if check("Graph token", graph_token):
-        check("users", lambda: _readable(one(USERS_PATH, USERS, {"$select": "id"})))
-        if check("service principal", service_principal) and check("app role assignments", assignments):
-            groups = state["groups"]
-            first = groups[0] if groups else None
-            if first:
-                check("group members", lambda: _readable(one(members_path(first), MEMBERS)))
-                check("transitive group members",
-                      lambda: _readable(one(members_path(first, transitive=True), MEMBERS)), False)
-            else:
-                add(Check("group members", "skipped", "no group is assigned"))
-            check("synchronization job", job, False)
-            if "job" in state:
-                job_id = state["job"]["id"]
-                sp_id = state["sp"]["id"]
-                check("synchronization schema",
-                      lambda: f"{len(graph.job_schema(sp_id, job_id).get('synchronizationRules') or [])} rule(s)",
-                      False)
-                events = {"$filter": provisioning_filter(job_id, dt.datetime.now(dt.UTC) - dt.timedelta(days=1))}
-                check("provisioning events",
-                      lambda: _readable(one(PROVISIONING_LOGS_PATH, LOGS, events)), False)
-        deleted = DELETED_USERS_PATH
-        check("deleted users", lambda: _readable(one(deleted, USERS)), False)
+def _group_checks(checks: _Checks, reads: _GraphReads) -> None:
+    """Members of the first assigned group: without a group assignment there is nothing to read."""
+    groups = reads.state["groups"]
+    first = groups[0] if groups else None
+    if first:
+        checks.check("group members", lambda: _readable(reads.one(members_path(first), MEMBERS)))
+        checks.check("transitive group members",
+                     lambda: _readable(reads.one(members_path(first, transitive=True), MEMBERS)), False)
     else:
-        add(Check("Graph reads", "skipped", "no Graph token"))
+        checks.add(Check("group members", "skipped", "no group is assigned"))
 
+
+def _job_checks(checks: _Checks, reads: _GraphReads) -> None:
+    """The provisioning job, then its schema and recent events: both need the job's id."""
+    checks.check("synchronization job", reads.job, False)
+    if "job" not in reads.state:
+        return
+    graph = reads.graph
+    job_id = reads.state["job"]["id"]
+    sp_id = reads.state["sp"]["id"]
+    checks.check("synchronization schema",
+                 lambda: f"{len(graph.job_schema(sp_id, job_id).get('synchronizationRules') or [])} rule(s)",
+                 False)
+    events = {"$filter": provisioning_filter(job_id, dt.datetime.now(dt.UTC) - dt.timedelta(days=1))}
+    checks.check("provisioning events",
+                 lambda: _readable(reads.one(PROVISIONING_LOGS_PATH, LOGS, events)), False)
+
+
+def _graph_checks(checks: _Checks, settings: Settings, session: requests.Session, interactive: bool | None) -> None:
+    """Entra's side: a token first (without it no read can be tried), then each read the audit makes; the
+    service principal and its assignments lead to the group and job reads."""
+    reads = _GraphReads(settings, session, interactive)
+    if not checks.check("Graph token", reads.token):
+        checks.add(Check("Graph reads", "skipped", "no Graph token"))
+        return
+    checks.check("users", lambda: _readable(reads.one(USERS_PATH, USERS, {"$select": "id"})))
+    if checks.check("service principal", reads.service_principal) and \
+            checks.check("app role assignments", reads.assignments):
+        _group_checks(checks, reads)
+        _job_checks(checks, reads)
+    checks.check("deleted users", lambda: _readable(reads.one(DELETED_USERS_PATH, USERS)), False)
+
+
+def _scim_checks(checks: _Checks, settings: Settings, session: requests.Session) -> None:
+    """RingCentral's side: a token, then the discovery reads and the first users page; an unreachable
+    RingCentral is said once, not once per read."""
     token_holder: dict[str, RingCentralToken] = {}
 
     def scim_token() -> str:
@@ -172,12 +199,26 @@ def run_checks(settings: Settings, *, interactive: bool | None = None, session: 
         token.get()
         return "static token (checked by the next calls)" if token.static else "JWT grant accepted"
 
-    if check("SCIM token", scim_token):
-        scim = ScimClient(settings, session, token_holder["token"])
-        check("ServiceProviderConfig", lambda: f"page size {scim.page_size(scim.service_provider_config())}")
-        if checks[-1].status == "unreachable":
-            add(Check("SCIM reads", "skipped", "RingCentral is unreachable"))
-        else:
-            check("Schemas", lambda: f"{len(scim.schemas())} schema(s)")
-            check("users page", lambda: _users_page(scim))
-    return checks
+    if not checks.check("SCIM token", scim_token):
+        return
+    scim = ScimClient(settings, session, token_holder["token"])
+    checks.check("ServiceProviderConfig", lambda: f"page size {scim.page_size(scim.service_provider_config())}")
+    if checks.done[-1].status == "unreachable":
+        checks.add(Check("SCIM reads", "skipped", "RingCentral is unreachable"))
+        return
+    checks.check("Schemas", lambda: f"{len(scim.schemas())} schema(s)")
+    checks.check("users page", lambda: _users_page(scim))
+
+
+def run_checks(settings: Settings, *, interactive: bool | None = None, session: requests.Session | None = None,
+               report: Callable[[Check], None] | None = None) -> list[Check]:
+    """Each check in order, each also given to `report` as soon as it is done; a missing setting is a
+    `ConfigError` naming it (never a fallback to the sandbox)."""
+    missing = settings.missing()
+    if missing:
+        raise ConfigError("not configured: set " + "; ".join(missing))
+    session = session or make_session(settings.ca_bundle, retry=CHECK_RETRY)
+    checks = _Checks(report)
+    _graph_checks(checks, settings, session, interactive)
+    _scim_checks(checks, settings, session)
+    return checks.done

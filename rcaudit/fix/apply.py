@@ -47,7 +47,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import pandas as pd
@@ -68,7 +68,7 @@ from rcaudit.fix.guards import (
     recent_deactivations,
     target_problems,
 )
-from rcaudit.fix.journal import applied_op_ids, fixes_folder, pending_intents, run_journals
+from rcaudit.fix.journal import JournalLine, applied_op_ids, fixes_folder, pending_intents, run_journals
 from rcaudit.fix.ops import same_value, shape_operations, shown, wire_value
 from rcaudit.fix.plan import LIFECYCLE_KINDS, Operation, Plan
 from rcaudit.model.errors import (
@@ -81,7 +81,7 @@ from rcaudit.model.errors import (
     PlanRejected,
     RateLimited,
 )
-from rcaudit.model.findings import finding_key
+from rcaudit.model.findings import finding_key, finding_rows
 from rcaudit.model.runs import new_run_id
 from rcaudit.model.scim_path import target_reader
 from rcaudit.model.snapshot import rc_identity
@@ -288,10 +288,6 @@ def can_connect(settings: Settings) -> bool:
 
 
 # --- applying --------------------------------------------------------------------------------------------
-class _Stop(Exception):
-    """Raised inside the loop to end the run with a reason."""
-
-
 IN_FLIGHT_UNDONE = ("decided after a crash: the re-read showed that the request in flight when that apply stopped "
                     "had gone through; undone")
 
@@ -317,8 +313,9 @@ class _Writer:
     def line(self, operation: Operation, status: str, *, before: Any = None, after: Any = None,
              http_status: int | None = None, error: str = "", sent: dict[str, Any] | None = None,
              decides: str | None = None) -> dict[str, Any]:
-        """One journal line (DESIGN.md's fields first, then what a person, a rollback and the guards need)."""
-        return {
+        """One journal line (DESIGN.md's fields first, then what a person, a rollback and the guards need):
+        checked as a `JournalLine` where it is made, handed on as the plain dict journal readers take."""
+        written: JournalLine = {
             "time": _now(), "fix_id": self.result.fix_id, "plan_id": self.plan.plan_id, "op_id": operation.op_id,
             "scim_id": operation.scim_id, "entra_id": operation.entra_id, "path": operation.path, "op": operation.op,
             "value": operation.value, "audited": operation.audited, "before": before, "after": after,
@@ -331,6 +328,7 @@ class _Writer:
             "scim_url": self.target.get("scim_url") or None, "rc_owner_id": self.target.get("owner_id") or None,
             "wire": self.plan.wire,  # the forms `sent` follows (a rollback without plan.json reads it)
         }
+        return cast(dict[str, Any], written)
 
     def record(self, operation: Operation, status: str, *, before: Any = None, after: Any = None,
                http_status: int | None = None, error: str = "", sent: dict[str, Any] | None = None,
@@ -573,6 +571,74 @@ def environment_target(client: ScimClient | None, settings: Settings | None) -> 
     return rc_identity(client.settings.scim_url, owner)
 
 
+def _preflight(plan: Plan, client: ScimClient | None, apply: bool, settings: Settings | None,
+               result: ApplyResult) -> tuple[ScimClient | None, dict[str, str], list[str]]:
+    """Before the lock: plan.json is written (for review, even when refused), a damaged journal of this plan
+    stops it before anything is read, and the environment must point at the audited RingCentral; a dry run
+    against another one reads nothing. Returns the client to use, the target and what is wrong with it."""
+    folder = result.folder
+    plan.save(folder / "plan.json")
+    run_journals(plan.run_folder, plan.plan_id)  # a damaged journal of this plan stops it before anything is read
+    target = environment_target(client, settings)
+    wrong_target = target_problems(plan, target, static_token=bool(client is not None and client.token.static))
+    if not plan.scim_url:
+        result.notes.append("the audit did not record which RingCentral it read (a snapshot from before this "
+                            "check): the environment's SCIM URL and owner could not be compared with it")
+    if wrong_target:
+        if apply:
+            raise PlanRejected("refused: " + "; ".join(wrong_target) + f" (the plan is in {folder / 'plan.json'})")
+        client = None
+        result.notes.append("the environment points at another RingCentral: the dry run did not re-read the accounts")
+    if apply and client is None:
+        raise ConfigError("applying needs a connection to RingCentral (RCAUDIT_SCIM_URL and a token)")
+    return client, target, wrong_target
+
+
+def _pending(writer: _Writer, plan: Plan, apply: bool, fix_id: str) -> list[Operation]:
+    """Under the lock (so final): the operations still to do. What an earlier run of this plan applied is
+    skipped; requests a crashed apply left in flight are decided by re-reading (with `apply`) before the
+    guards count anything; an undecided one is not written this time."""
+    result = writer.result
+    files, journal_notes = run_journals(plan.run_folder, plan.plan_id)  # under the lock: final
+    result.notes += journal_notes
+    done = applied_op_ids(plan.run_folder, plan.plan_id, files)
+    by_id = {o.op_id: o for o in plan.operations}
+    intents = {k: v for k, v in pending_intents(files, plan.plan_id).items() if k in by_id and k not in done}
+    if intents and apply:
+        decided = writer.decide(intents, by_id)
+        done.update({k: fix_id for k in decided})
+    elif intents:
+        result.notes.append(f"{len(intents)} operation(s) were in flight when an earlier apply of this plan "
+                            "stopped: --apply decides each by re-reading the account")
+    result.already_applied = {k: v for k, v in done.items() if k in by_id and v != fix_id}
+    return [o for o in plan.operations if o.op_id not in done and o.op_id not in result.undecided]
+
+
+def _guard(writer: _Writer, pending: list[Operation], guards: Guards, now: dt.datetime, settings: Settings | None,
+           target: dict[str, str], wrong_target: list[str], apply: bool) -> None:
+    """The guards over what this run would write (deactivations counted with every run's of the last 24 h on
+    the same RingCentral): with `apply` a failing guard refuses the plan; a dry run says why `--apply` would
+    be refused, and re-reads nothing from another tenant."""
+    plan, result = writer.plan, writer.result
+    scim_url = target.get("scim_url") or plan.scim_url
+    earlier, window_notes = recent_deactivations(
+        journals_for_window(plan.run_folder, settings.outputs if settings else None),
+        scim_url, now) if any(o.deactivation for o in pending) else (set(), [])
+    result.notes += window_notes
+    problems = [*wrong_target, *check_guards(plan, pending, guards, now=now, settings=settings,
+                                             earlier_deactivations=earlier, scim_url=scim_url)]
+    if apply and problems:
+        raise PlanRejected("refused: " + "; ".join(problems) + f" (the plan is in {result.folder / 'plan.json'})")
+    if not apply:
+        result.refused = problems
+        if writer.client is None and not wrong_target:
+            result.notes.append("no connection to RingCentral: the dry run did not re-read the accounts")
+        elif any("not for this tenant" in p for p in problems):
+            writer.client = None
+            result.notes.append("the environment points at another tenant: the dry run did not re-read the "
+                                "accounts")
+
+
 def apply_plan(plan: Plan, client: ScimClient | None = None, *, apply: bool = False, guards: Guards | None = None,
                settings: Settings | None = None, now: dt.datetime | None = None, fix_id: str | None = None,
                sleep: Callable[[float], None] = time.sleep,
@@ -587,24 +653,10 @@ def apply_plan(plan: Plan, client: ScimClient | None = None, *, apply: bool = Fa
     guards = guards or Guards()
     now = now or dt.datetime.now(dt.UTC)
     fix_id = fix_id or new_run_id(now)
-    folder = fixes_folder(plan.run_folder) / fix_id
-    plan.save(folder / "plan.json")
-    run_journals(plan.run_folder, plan.plan_id)  # a damaged journal of this plan stops it before anything is read
-    target = environment_target(client, settings)
-    wrong_target = target_problems(plan, target, static_token=bool(client is not None and client.token.static))
-    result = ApplyResult(fix_id, plan, folder, apply)
-    if not plan.scim_url:
-        result.notes.append("the audit did not record which RingCentral it read (a snapshot from before this "
-                            "check): the environment's SCIM URL and owner could not be compared with it")
-    if wrong_target:
-        if apply:
-            raise PlanRejected("refused: " + "; ".join(wrong_target) + f" (the plan is in {folder / 'plan.json'})")
-        client = None
-        result.notes.append("the environment points at another RingCentral: the dry run did not re-read the accounts")
-    if apply and client is None:
-        raise ConfigError("applying needs a connection to RingCentral (RCAUDIT_SCIM_URL and a token)")
+    result = ApplyResult(fix_id, plan, fixes_folder(plan.run_folder) / fix_id, apply)
+    client, target, wrong_target = _preflight(plan, client, apply, settings, result)
     lock = RunLock(plan.run_folder, fix_id) if apply else contextlib.nullcontext()
-    journal = Journal(folder / "journal.jsonl")
+    journal = Journal(result.journal)
     try:
         with lock, deferred_interrupts() as interrupted:
             if isinstance(lock, RunLock) and lock.took_over:
@@ -613,37 +665,9 @@ def apply_plan(plan: Plan, client: ScimClient | None = None, *, apply: bool = Fa
             if apply and any(o.attribute == "active" for o in plan.operations):
                 ensure_ledger()
             writer = _Writer(plan, client, journal, result, guards, sleep, on_line, target)
-            files, journal_notes = run_journals(plan.run_folder, plan.plan_id)  # under the lock: final
-            result.notes += journal_notes
-            done = applied_op_ids(plan.run_folder, plan.plan_id, files)
-            by_id = {o.op_id: o for o in plan.operations}
-            intents = {k: v for k, v in pending_intents(files, plan.plan_id).items() if k in by_id and k not in done}
-            if intents and apply:
-                decided = writer.decide(intents, by_id)
-                done.update({k: fix_id for k in decided})
-            elif intents:
-                result.notes.append(f"{len(intents)} operation(s) were in flight when an earlier apply of this plan "
-                                    "stopped: --apply decides each by re-reading the account")
-            pending = [o for o in plan.operations if o.op_id not in done and o.op_id not in result.undecided]
-            earlier, window_notes = recent_deactivations(
-                journals_for_window(plan.run_folder, settings.outputs if settings else None),
-                target.get("scim_url") or plan.scim_url, now) if any(o.deactivation for o in pending) else (set(), [])
-            result.notes += window_notes
-            problems = [*wrong_target, *check_guards(plan, pending, guards, now=now, settings=settings,
-                                                     earlier_deactivations=earlier,
-                                                     scim_url=target.get("scim_url") or plan.scim_url)]
-            result.already_applied = {k: v for k, v in done.items() if k in by_id and v != fix_id}
-            if apply and problems:
-                raise PlanRejected("refused: " + "; ".join(problems) + f" (the plan is in {folder / 'plan.json'})")
-            if not apply:
-                result.refused = problems
-                if client is None and not wrong_target:
-                    result.notes.append("no connection to RingCentral: the dry run did not re-read the accounts")
-                elif any("not for this tenant" in p for p in problems):
-                    writer.client = None
-                    result.notes.append("the environment points at another tenant: the dry run did not re-read the "
-                                        "accounts")
-            journal.open()
+            pending = _pending(writer, plan, apply, fix_id)
+            _guard(writer, pending, guards, now, settings, target, wrong_target, apply)
+            journal.open()  # only now: a plan refused by a guard leaves no journal behind
             grouped: dict[str, list[Operation]] = {}
             for operation in pending:
                 grouped.setdefault(operation.scim_id, []).append(operation)
@@ -702,13 +726,13 @@ def reaudit_touched(run: RunAudit, result: ApplyResult, client: ScimClient) -> p
     planned = {(line["scim_id"], line.get("kind"), "" if line.get("kind") in LIFECYCLE_KINDS else line.get("attribute"))
                for line in result.lines if line["status"] == "applied"}
     rows = []
-    for row, key in zip(before.to_dict("records"), finding_key(before), strict=True):
+    for row, key in zip(finding_rows(before), finding_key(before), strict=True):
         if (row["scim_id"], row["kind"], row["attribute"]) not in planned:
             continue
         rows.append({"user": row["user_name"], "scim_id": row["scim_id"], "kind": row["kind"],
                      "attribute": row["attribute"], "status": "still there" if key in keys_now else "fixed"})
     keys_before = set(finding_key(before))
-    for row, key in zip(now.to_dict("records"), finding_key(now), strict=True):
+    for row, key in zip(finding_rows(now), finding_key(now), strict=True):
         if key not in keys_before:
             rows.append({"user": row["user_name"], "scim_id": row["scim_id"], "kind": row["kind"],
                          "attribute": row["attribute"], "status": "new finding"})

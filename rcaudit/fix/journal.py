@@ -10,13 +10,50 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from rcaudit.model.errors import ConfigError
 
 # --- journals and rollback plans ---------------------------------------------------------------------------
 OUTCOMES = ("applied", "skipped_stale", "failed")  # statuses that settle an `intent` line of the same op_id
 JOURNAL_STATUSES = ("intent", *OUTCOMES, "dry_run")
+
+
+class JournalLine(TypedDict):
+    """One line of `journal.jsonl` as an apply writes it: DESIGN.md "Journal line"'s fields first, in its order
+    (fix/apply.py's `JOURNAL_FIELDS`), then what a person, a rollback and the guards need. Lines read back are
+    plain dicts checked only for `op_id` and `status` (a journal is a file, older ones lack the later fields),
+    so their readers use `.get`."""
+
+    time: str
+    fix_id: str
+    plan_id: str
+    op_id: str
+    scim_id: str
+    entra_id: str
+    path: str
+    op: str
+    value: Any
+    audited: Any  # what the audit saw
+    before: Any  # what the re-read just before writing saw
+    after: Any
+    status: str  # one of JOURNAL_STATUSES
+    http_status: int | None
+    error: str
+    # beyond DESIGN.md's fields
+    attribute: str
+    expected: Any
+    sent: dict[str, Any] | None  # the PatchOp operation as sent, in the plan's forms
+    kind: str
+    severity: str
+    user_name: str
+    inverse: dict[str, Any]
+    reverts: str | None  # rollback lines: the op_id undone
+    decides: str | None  # the fix_id whose in-flight request this line decided after a crash
+    target_user_name: str | None
+    scim_url: str | None
+    rc_owner_id: str | None
+    wire: str  # the forms `sent` follows
 
 
 @dataclass(frozen=True)

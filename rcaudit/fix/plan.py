@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 
@@ -33,7 +33,7 @@ from rcaudit.fix.ops import (
     wire_value,
 )
 from rcaudit.model.errors import ConfigError
-from rcaudit.model.findings import KINDS, SEVERITIES, SEVERITY_RANK
+from rcaudit.model.findings import KINDS, SEVERITIES, SEVERITY_RANK, FindingRow, finding_rows
 from rcaudit.model.scim_path import parse_target, target_reader
 from rcaudit.model.vocabulary import PATCH_OP
 
@@ -86,7 +86,7 @@ class Filters:
                 parse_target(attribute)  # a MappingError names what cannot be read
         return filters
 
-    def keeps(self, row: dict[str, Any]) -> bool:
+    def keeps(self, row: FindingRow) -> bool:
         """Whether a findings row passes. `--attributes` counts lifecycle rows as attribute `active`."""
         if self.kinds and row["kind"] not in self.kinds:
             return False
@@ -299,73 +299,93 @@ def plan_id_for(kind: str, anchor: str, operations: Sequence[Operation], setting
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-def build_plan(run: RunAudit, filters: Filters | None = None, *, json_booleans: bool = False,
-               boolean_strings: bool = False, now: dt.datetime | None = None) -> Plan:
-    """The fix-up plan for a re-audited run (see the module docstring for what is planned and how).
+class _Change(NamedTuple):
+    """One planned change before it is shaped into PatchOp: the finding, the attribute, the audited value
+    and the one to write (with a note when it is written in another form than Entra's)."""
 
-    `active` goes as Entra's strings "True"/"False" unless `json_booleans`; `boolean_strings` (the old switch
-    for those strings, now the default) is accepted and changes nothing."""
-    del boolean_strings  # kept so existing callers keep working: the strings are the default now
-    filters = filters or Filters()
-    snapshot, result = run.snapshot, run.result
-    accounts = {str(a.get("id")): a for a in snapshot.scim_users}
+    row: FindingRow
+    attribute: str
+    audited: Any
+    expected: Any
+    note: str
+
+
+def _not_fixable(row: FindingRow, action: str) -> NotFixable:
+    return NotFixable(row["kind"], row["severity"], row["entra_id"], row["scim_id"], row["user_name"],
+                      row["attribute"], row["reason"], action)
+
+
+def _attribute_change(row: FindingRow, account: dict[str, Any], user: dict[str, Any] | None,
+                      expected_rows: pd.DataFrame) -> _Change | str:
+    """An attribute mismatch as a change, or (a string) why no PATCH fixes it: a phone goes in E.164 (what
+    RingCentral holds), read in the user's region; a value no single PatchOp writes is left to the portal."""
+    attribute = row["attribute"]
+    audited = target_reader(attribute)(account)
+    expected = _expected_value(expected_rows, row, attribute)
+    note = ""
+    if normaliser_for(attribute).name == "phone_e164" and not is_empty(expected):
+        number = phone(expected, _region(user))
+        if number is None or not E164.fullmatch(number):
+            return (f"Entra's number {expected!r} cannot be read as E.164: correct mobilePhone (or usageLocation) "
+                    "in Entra, then audit again")
+        note = f"written in E.164 ({expected!r} in Entra)" if number != expected else ""
+        expected = number
+    elif normaliser_for(attribute).name == "country_alpha2" and not is_empty(expected):
+        note = "written as Entra holds it; RingCentral answers with the country's name"
+    if isinstance(audited, list | tuple) or isinstance(expected, list | tuple | dict):
+        return "a multi-valued or complex value: correct it in RingCentral's admin portal"
+    return _Change(row, attribute, audited, expected, note)
+
+
+def _decide(row: FindingRow, filters: Filters, account: dict[str, Any] | None, user: dict[str, Any] | None,
+            expected_rows: pd.DataFrame) -> _Change | str:
+    """What to do about one finding the filters keep: the change to plan, or (a string) what a person should
+    do instead. Waived, missing and ambiguous findings, and orphans unless asked for, are never written."""
+    kind = row["kind"]
+    if row["waived"]:
+        return "waived: nothing to do while the waiver holds (see reason)"
+    if kind in ("missing_in_target", "ambiguous_match"):
+        return ACTIONS[kind]
+    if kind == "orphan_in_target" and not filters.include_orphans:
+        return ACTIONS[kind]
+    if account is None:
+        return "the account is not in the snapshot: audit again"
+    if kind in LIFECYCLE_KINDS:
+        return _Change(row, ACTIVE, account.get(ACTIVE), kind == "should_be_active", "")
+    return _attribute_change(row, account, user, expected_rows)
+
+
+def _sort_findings(run: RunAudit, filters: Filters, accounts: dict[str, dict[str, Any]]
+                   ) -> tuple[dict[str, list[_Change]], list[NotFixable], int]:
+    """Each finding of the re-audit: left out by the filters (counted), not fixable (said why), or a change,
+    grouped by account so each account gets one request."""
+    snapshot = run.snapshot
     users = {str(u.get("id")): u for u in [*snapshot.users, *snapshot.deleted_users]}
-    expected_rows = result.expected.drop_duplicates("entra_id").set_index("entra_id")
-    wire = WIRE_ENTRA
-    settings = wire_settings(wire, strings=not json_booleans)
-    strings = sends_boolean_strings(wire, settings)
-    changes: dict[str, list[tuple[dict[str, Any], str, Any, Any, str]]] = {}
+    expected_rows = run.result.expected.drop_duplicates("entra_id").set_index("entra_id")
+    changes: dict[str, list[_Change]] = {}
     not_fixable: list[NotFixable] = []
     excluded = 0
-    for row in result.findings.to_dict("records"):
+    for row in finding_rows(run.result.findings):
         if not filters.keeps(row):
             excluded += 1
             continue
-        kind = row["kind"]
+        decided = _decide(row, filters, accounts.get(row["scim_id"]), users.get(row["entra_id"]), expected_rows)
+        if isinstance(decided, str):
+            not_fixable.append(_not_fixable(row, decided))
+        else:
+            changes.setdefault(row["scim_id"], []).append(decided)
+    return changes, not_fixable, excluded
 
-        def refuse(action: str, row: dict[str, Any] = row) -> None:
-            not_fixable.append(NotFixable(row["kind"], row["severity"], row["entra_id"], row["scim_id"],
-                                          row["user_name"], row["attribute"], row["reason"], action))
 
-        if row["waived"]:
-            refuse("waived: nothing to do while the waiver holds (see reason)")
-            continue
-        if kind in ("missing_in_target", "ambiguous_match"):
-            refuse(ACTIONS[kind])
-            continue
-        if kind == "orphan_in_target" and not filters.include_orphans:
-            refuse(ACTIONS[kind])
-            continue
-        account = accounts.get(row["scim_id"])
-        if account is None:
-            refuse("the account is not in the snapshot: audit again")
-            continue
-        if kind in LIFECYCLE_KINDS:
-            target = kind == "should_be_active"
-            changes.setdefault(row["scim_id"], []).append((row, ACTIVE, account.get(ACTIVE), target, ""))
-            continue
-        attribute = row["attribute"]
-        audited = target_reader(attribute)(account)
-        expected = _expected_value(expected_rows, row, attribute)
-        note = ""
-        if normaliser_for(attribute).name == "phone_e164" and not is_empty(expected):
-            number = phone(expected, _region(users.get(row["entra_id"])))
-            if number is None or not E164.fullmatch(number):
-                refuse(f"Entra's number {expected!r} cannot be read as E.164: correct mobilePhone (or usageLocation) "
-                       "in Entra, then audit again")
-                continue
-            note = f"written in E.164 ({expected!r} in Entra)" if number != expected else ""
-            expected = number
-        elif normaliser_for(attribute).name == "country_alpha2" and not is_empty(expected):
-            note = "written as Entra holds it; RingCentral answers with the country's name"
-        if isinstance(audited, list | tuple) or isinstance(expected, list | tuple | dict):
-            refuse("a multi-valued or complex value: correct it in RingCentral's admin portal")
-            continue
-        changes.setdefault(row["scim_id"], []).append((row, attribute, audited, expected, note))
+def _operations(changes: dict[str, list[_Change]], accounts: dict[str, dict[str, Any]], wire: str,
+                strings: bool) -> list[Operation]:
+    """Each account's changes shaped together into PatchOp operations (from its audited values, in the
+    plan's forms), each with its id and its inverse."""
     operations: list[Operation] = []
     for scim_id, planned in changes.items():
         account = accounts[scim_id]
-        shaped = patch_operations([(a, wire_value(a, e, strings)) for _, a, _, e, _ in planned], account, wire)
+        shaped = patch_operations([(c.attribute, wire_value(c.attribute, c.expected, strings)) for c in planned],
+                                  account, wire)
         for (row, attribute, audited, expected, note), operation in zip(planned, shaped, strict=True):
             value = operation.get("value")
             operations.append(Operation(
@@ -375,7 +395,12 @@ def build_plan(run: RunAudit, filters: Filters | None = None, *, json_booleans: 
                 expected=expected, inverse=inverse_of(attribute, operation["op"], audited, strings),
                 deactivation=attribute == ACTIVE and expected is False, note=note,
                 target_user_name=str(account.get("userName") or "")))
-    notes = list(run.notes)
+    return operations
+
+
+def _plan_notes(run_notes: Sequence[str], operations: Sequence[Operation], strings: bool) -> list[str]:
+    """The run's notes, and what a reviewer should know about the forms written (they differ from Entra's)."""
+    notes = list(run_notes)
     if any(o.note.startswith("written in E.164") for o in operations):
         notes.append("phone numbers are written in E.164 (what RingCentral holds), not as typed in Entra")
     if any(o.note.startswith("written as Entra") for o in operations):
@@ -383,6 +408,24 @@ def build_plan(run: RunAudit, filters: Filters | None = None, *, json_booleans: 
     if any(o.attribute == ACTIVE for o in operations):
         notes.append("active is sent as Entra sends it, the strings \"True\"/\"False\"" if strings else
                      "active is sent as JSON booleans (--json-booleans), not as Entra's strings \"True\"/\"False\"")
+    return notes
+
+
+def build_plan(run: RunAudit, filters: Filters | None = None, *, json_booleans: bool = False,
+               boolean_strings: bool = False, now: dt.datetime | None = None) -> Plan:
+    """The fix-up plan for a re-audited run (see the module docstring for what is planned and how).
+
+    `active` goes as Entra's strings "True"/"False" unless `json_booleans`; `boolean_strings` (the old switch
+    for those strings, now the default) is accepted and changes nothing."""
+    del boolean_strings  # kept so existing callers keep working: the strings are the default now
+    filters = filters or Filters()
+    snapshot = run.snapshot
+    accounts = {str(a.get("id")): a for a in snapshot.scim_users}
+    wire = WIRE_ENTRA
+    settings = wire_settings(wire, strings=not json_booleans)
+    strings = sends_boolean_strings(wire, settings)
+    changes, not_fixable, excluded = _sort_findings(run, filters, accounts)
+    operations = _operations(changes, accounts, wire, strings)
     folder = run.folder
     return Plan(
         plan_id=plan_id_for("fix", folder.name, operations, settings), kind="fix",
@@ -391,12 +434,13 @@ def build_plan(run: RunAudit, filters: Filters | None = None, *, json_booleans: 
         audited_at=plan_stamp(min(snapshot.graph_fetched_at, snapshot.scim_fetched_at)),
         target_active_accounts=sum(1 for a in snapshot.scim_users if scim_true(a.get(ACTIVE))),
         operations=operations, not_fixable=not_fixable, filters=filters.to_dict(), settings=settings,
-        audit_options={k: run.option_values.get(k) for k in AUDIT_NOTEBOOK_DEFAULTS}, notes=notes, excluded=excluded,
+        audit_options={k: run.option_values.get(k) for k in AUDIT_NOTEBOOK_DEFAULTS},
+        notes=_plan_notes(run.notes, operations, strings), excluded=excluded,
         scim_url=str(snapshot.rc_identity.get("scim_url") or ""),
         rc_owner_id=str(snapshot.rc_identity.get("owner_id") or ""), wire=wire)
 
 
-def _expected_value(expected_rows: pd.DataFrame, row: dict[str, Any], attribute: str) -> Any:
+def _expected_value(expected_rows: pd.DataFrame, row: FindingRow, attribute: str) -> Any:
     """Entra's expected raw value, typed (the audit's expected frame), else the findings row's raw string."""
     try:
         value = expected_rows.at[row["entra_id"], attribute]

@@ -7,6 +7,7 @@ masking, fix-up plans), so the contract is written once.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TypedDict, cast
 
 import pandas as pd
 
@@ -16,6 +17,27 @@ COLUMNS: tuple[str, ...] = (
     "kind", "severity", "entra_id", "scim_id", "user_name", "attribute", "expected", "actual",
     "expected_normalized", "actual_normalized", "match_key", "reason", "waived",
 )
+
+
+class FindingRow(TypedDict):
+    """One finding as a plain dict (`finding_rows`), as findings.csv holds it: every column a string (empty
+    when there is none), `waived` a bool. Keys in `COLUMNS` order (tests/unit/test_finding_row.py)."""
+
+    kind: str
+    severity: str
+    entra_id: str  # one id, or several joined by ";" (an ambiguous_match)
+    scim_id: str
+    user_name: str
+    attribute: str  # empty for lifecycle kinds
+    expected: str
+    actual: str
+    expected_normalized: str
+    actual_normalized: str
+    match_key: str
+    reason: str
+    waived: bool
+
+
 KINDS: tuple[str, ...] = (
     "should_be_inactive", "orphan_in_target", "missing_in_target", "should_be_active", "ambiguous_match",
     "attribute_mismatch",
@@ -50,6 +72,11 @@ def read_findings(path: str | Path) -> pd.DataFrame:
         raise FindingsFileError(f"{path}: not a findings table an audit wrote, missing columns {', '.join(missing)}")
     frame["waived"] = frame["waived"].str.lower().isin(("true", "1"))
     return frame
+
+
+def finding_rows(frame: pd.DataFrame) -> list[FindingRow]:
+    """A findings frame (the engine's, or `read_findings`') as typed rows, for code that walks it row by row."""
+    return cast(list[FindingRow], frame[list(COLUMNS)].to_dict("records"))
 
 
 def finding_key(frame: pd.DataFrame) -> pd.Series:

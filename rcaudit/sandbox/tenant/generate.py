@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypedDict
 
+from rcaudit.model.errors import ConfigError
 from rcaudit.model.vocabulary import CORE_USER as CORE
 from rcaudit.model.vocabulary import DEFAULT_ACCESS_ROLE, ENTERPRISE
 from rcaudit.sandbox.tenant.people import (
@@ -143,12 +144,13 @@ class _Person:
 
 class _Generator:
     def __init__(self, users: int, seed: int, now: dt.datetime, profile: str, job_status: str, domain: str) -> None:
-        if users < 60:
-            raise ValueError("generate() needs at least 60 users to plant every kind of drift")
+        if users < 60:  # a setting (--users, the notebook's sandbox_users): exit 2 naming it, not a traceback
+            raise ConfigError(f"users {users}: a generated tenant needs at least 60 users to plant every kind of "
+                              "drift")
         if profile not in ("current", "classic"):
-            raise ValueError(f"schema_profile must be 'current' or 'classic', not {profile!r}")
+            raise ConfigError(f"schema_profile must be 'current' or 'classic', not {profile!r}")
         if job_status not in JOB_STATUSES:
-            raise ValueError(f"job_status must be one of {JOB_STATUSES}, not {job_status!r}")
+            raise ConfigError(f"job_status must be one of {JOB_STATUSES}, not {job_status!r}")
         self.n = users
         self.rng = random.Random(seed)
         self.now = now.astimezone(dt.UTC).replace(microsecond=0)
