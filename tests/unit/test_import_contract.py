@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parents[1] / "rcaudit"
+PACKAGE = Path(__file__).resolve().parents[2] / "rcaudit"
 PURE_PACKAGES = ("rcaudit.model", "rcaudit.audit", "rcaudit.fix")
 WRITING_EDGE = ("rcaudit.fix.apply", "rcaudit.fix.guards")
 NETWORK = ("requests", "msal", "urllib3")
