@@ -29,7 +29,8 @@ from msgraph.generated.users.users_request_builder import UsersRequestBuilder
 from msgraph_core import GraphClientFactory
 from msgraph_core.tasks.page_iterator import PageIterator
 
-from rcaudit.sandbox import Sandbox, builtin_tenant
+from rcaudit.sandbox import Sandbox
+from tests.support.tenants import nested_group_and_gone_user
 
 T = TypeVar("T")
 NESTED = str(uuid.uuid5(uuid.NAMESPACE_URL, "rcaudit:test:sdk:nested"))
@@ -40,13 +41,8 @@ JOB = "RingCentralOutDelta.0123456789abcdef0123456789abcdef.aaaaaaaa-bbbb-cccc-d
 @pytest.fixture
 def tenant() -> dict[str, Any]:
     """The built-in tenant, a group nested in Sales, a soft-deleted user, a job and two log events."""
-    data = builtin_tenant()
+    data, ada = nested_group_and_gone_user(NESTED, {"id": GONE, "userPrincipalName": "gone.person@contoso.example"})
     graph = data["graph"]
-    ada = next(u for u in graph["users"] if u["mailNickname"] == "ada.lind")
-    graph["groups"].append({"id": NESTED, "displayName": "RingCentral Sales Nordics", "members": [ada["id"]]})
-    graph["groups"][0]["members"].append(NESTED)
-    graph["deletedUsers"].append({"id": GONE, "displayName": "Gone Person", "userPrincipalName":
-                                  "gone.person@contoso.example", "deletedDateTime": "2026-01-02T03:04:05Z"})
     graph["synchronizationJob"] = {"id": JOB, "templateId": "RingCentralOutDelta"}
     graph["provisioningEvents"] = [
         {"id": f"event-{n}", "activityDateTime": f"2026-01-0{n}T10:00:00Z", "jobId": JOB, "cycleId": f"cycle-{n}",

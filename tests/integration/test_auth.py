@@ -6,9 +6,7 @@ MSAL caches error answers per app object, so every test starts with no app (`res
 
 from __future__ import annotations
 
-import os
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,7 +16,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 
 from rcaudit.cli import main
 from rcaudit.connect import auth
-from rcaudit.connect.auth import GraphAuth, RingCentralToken, detect_interactive, reset_apps
+from rcaudit.connect.auth import GraphAuth, RingCentralToken, reset_apps
 from rcaudit.connect.config import Settings
 from rcaudit.connect.graph import GraphClient
 from rcaudit.connect.http import RetryPolicy, make_session
@@ -28,13 +26,6 @@ from rcaudit.sandbox import Sandbox, builtin_tenant
 
 FAST = RetryPolicy(max_total=1.0, backoff=0.01, max_backoff=0.05)
 TOKEN_PATH = "/restapi/oauth/token"
-
-
-@pytest.fixture(autouse=True)
-def fresh_msal() -> Iterator[None]:
-    reset_apps()
-    yield
-    reset_apps()
 
 
 def settings(sandbox: Sandbox, **overrides: str) -> Settings:
@@ -159,20 +150,6 @@ def test_rcaudit_check_refuses_device_code_without_a_person(sandbox: Sandbox, tm
     assert token_posts(sandbox, "/devicecode") == 0
 
 
-def test_interactive_detection_is_conservative(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CI", "1")
-    assert detect_interactive() is False
-    monkeypatch.delenv("CI")
-    monkeypatch.setattr(auth, "_in_kernel", lambda: True)
-    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
-    assert detect_interactive() is False, "a kernel papermill or nbval started"
-    monkeypatch.setenv("JPY_SESSION_NAME", "audit.ipynb")
-    monkeypatch.setenv("JPY_PARENT_PID", str(os.getpid()))
-    assert detect_interactive() is False, "a kernel whose launcher is a batch runner (here: pytest)"
-    monkeypatch.setenv("JPY_PARENT_PID", "999999999")
-    assert detect_interactive() is True, "a kernel JupyterLab started"
-
-
 # --- RingCentral ----------------------------------------------------------------------------------
 class WallClock:
     def __init__(self) -> None:
@@ -210,8 +187,3 @@ def test_a_refused_jwt_grant_names_the_code_never_the_credentials(sandbox: Sandb
     assert "OAU-146" in text and "RCAUDIT_RC_CLIENT_SECRET" in text
     assert "bad-rc-secret" not in text and str(s.rc_jwt) not in text
     assert caught.value.request.headers["Authorization"] == "REDACTED"
-
-
-def test_no_ringcentral_credential_names_the_settings() -> None:
-    with pytest.raises(AuthError, match="RCAUDIT_SCIM_TOKEN"):
-        RingCentralToken(Settings(), make_session())

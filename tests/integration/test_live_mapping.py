@@ -15,7 +15,6 @@ import pytest
 
 from rcaudit import workbook
 from rcaudit.audit.reconcile import AuditOptions, reconcile
-from rcaudit.connect import auth
 from rcaudit.connect.config import Settings
 from rcaudit.connect.fetch import fetch_snapshot
 from rcaudit.connect.http import RetryPolicy
@@ -27,11 +26,6 @@ NOW = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(hours=2)
 FAST = RetryPolicy(max_total=1.0, max_attempts=4, backoff=0.01, max_backoff=0.05)
 SALES_ONLY = {"groups": [{"name": "Sales only", "clauses": [
     {"sourceOperandName": "department", "operatorName": "EQUALS", "targetOperand": {"values": ["Sales"]}}]}]}
-
-
-@pytest.fixture(autouse=True)
-def fresh_msal() -> None:
-    auth.reset_apps()
 
 
 @pytest.fixture(scope="module")

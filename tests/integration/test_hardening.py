@@ -18,13 +18,12 @@ from typing import Any
 import pytest
 
 from rcaudit.audit.overrides import load_mapping_overrides
-from rcaudit.cli import main
 from rcaudit.connect import auth
 from rcaudit.connect.check import run_checks
 from rcaudit.connect.config import Settings
 from rcaudit.connect.graph import GraphClient
 from rcaudit.connect.http import RetryPolicy, make_session
-from rcaudit.model.errors import AuthError, ConfigError, FetchError, MappingError, RateLimited, TenantFileError
+from rcaudit.model.errors import AuthError, FetchError, MappingError, RateLimited, TenantFileError
 from rcaudit.sandbox import Sandbox, generate, load_tenant, save_tenant
 
 FAST = RetryPolicy(max_total=5.0, backoff=0.01, max_backoff=0.05)
@@ -49,11 +48,6 @@ class _Thief(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, *args: Any) -> None:
         pass
-
-
-@pytest.fixture(autouse=True)
-def fresh_msal() -> None:
-    auth.reset_apps()
 
 
 @pytest.fixture
@@ -144,31 +138,6 @@ def test_a_wait_beyond_the_retry_budget_is_an_error_not_a_sleep(sandbox: Sandbox
         client.schemas()
 
 
-@pytest.mark.parametrize("value", ["nan", "inf", "-1"])
-def test_a_retry_budget_that_is_not_a_finite_number_is_refused(value: str) -> None:
-    with pytest.raises(ConfigError, match="RCAUDIT_RETRY_MAX_SECONDS"):
-        Settings.from_env({"RCAUDIT_RETRY_MAX_SECONDS": value})
-
-
-def test_a_url_with_a_user_and_password_is_refused() -> None:
-    with pytest.raises(ConfigError, match=r"RCAUDIT_SCIM_URL.*user name or password"):
-        Settings.from_env({"RCAUDIT_SCIM_URL": "https://user:pw@platform.ringcentral.com/scim/v2"})
-
-
-# --- bad input: named, exit 2 ---------------------------------------------------------------------------------
-
-@pytest.mark.parametrize(("text", "message"), [
-    ('replace: "false"\nattributes:\n  title: "[jobTitle]"\n', "replace: expected true or false"),
-    ("attributes:\n  title: {expression: \"[jobTitle]\", matching_priority: abc}\n", "matching_priority"),
-    ('attributes:\n  title: "[manager]"\n', "only the manager target reads it"),
-])
-def test_a_mapping_file_is_checked_whole_before_any_request(tmp_path: Path, text: str, message: str) -> None:
-    path = tmp_path / "mapping.yaml"
-    path.write_text(text, encoding="utf-8")
-    with pytest.raises(MappingError, match=message):
-        load_mapping_overrides(path)
-
-
 def test_binary_tenant_and_mapping_files_are_named(tmp_path: Path) -> None:
     binary = tmp_path / "blob.bin"
     binary.write_bytes(b"\xff\xfe\x00\x81garbage")
@@ -183,24 +152,3 @@ def test_a_job_schema_of_the_wrong_type_is_named_by_its_path(tmp_path: Path) -> 
     tenant["graph"]["synchronizationJob"]["schema"] = "zz"
     with pytest.raises(TenantFileError, match=r"\$\.graph\.synchronizationJob\.schema"):
         load_tenant(save_tenant(tenant, tmp_path / "t.json"))
-
-
-def test_an_out_folder_under_a_file_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    (tmp_path / "afile").write_text("x", encoding="utf-8")
-    assert main(["demo", "--users", "60", "--out", str(tmp_path / "afile" / "sub")]) == 2
-    assert "cannot create the run folder" in capsys.readouterr().err
-
-
-def test_sandbox_only_parameters_are_refused_by_rcaudit_audit(tmp_path: Path,
-                                                              capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["audit", "-r", "sandbox_tenant", str(tmp_path / "t.json"), "--out", str(tmp_path / "r")]) == 2
-    assert "only `rcaudit demo` serves a sandbox" in capsys.readouterr().err
-    assert not (tmp_path / "r").exists()
-
-
-def test_ids_from_graph_stay_one_path_segment() -> None:
-    """A group or service-principal id is service data: it can never add a path, a query or a fragment."""
-    from rcaudit.connect.graph import assignments_path, members_path
-
-    assert members_path("g/../users?$select=x#y") == "/groups/g%2F..%2Fusers%3F%24select%3Dx%23y/members"
-    assert assignments_path("sp/x") == "/servicePrincipals/sp%2Fx/appRoleAssignedTo"

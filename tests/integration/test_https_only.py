@@ -18,7 +18,6 @@ import pytest
 import requests
 
 from rcaudit.cli import main
-from rcaudit.connect import auth
 from rcaudit.connect.config import Settings
 from rcaudit.connect.fetch import fetch_snapshot
 from rcaudit.connect.http import RetryPolicy, make_session
@@ -68,11 +67,6 @@ def listener() -> Iterator[Listener]:
     yield server
     server.shutdown()
     server.server_close()
-
-
-@pytest.fixture(autouse=True)
-def fresh_msal() -> None:
-    auth.reset_apps()
 
 
 SETTINGS = [("RCAUDIT_SCIM_URL", "token", "/scim/v2"), ("RCAUDIT_RC_SERVER", "jwt", ""),

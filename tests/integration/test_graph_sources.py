@@ -32,11 +32,6 @@ FAST = RetryPolicy(max_total=1.0, max_attempts=4, backoff=0.01, max_backoff=0.05
 EXTENSION = "extension_5bfc8fdacfc943a9a6de214ea9d15fdb_costCenter"
 
 
-@pytest.fixture(autouse=True)
-def fresh_msal() -> None:
-    auth.reset_apps()
-
-
 @pytest.fixture(scope="module")
 def company() -> dict[str, Any]:
     tenant = generate(users=200, seed=6, now=NOW).tenant

@@ -36,9 +36,12 @@ from rcaudit.model.findings import finding_key
 from rcaudit.sandbox import Sandbox
 from rcaudit.sandbox.servers.tls import create_tls
 from tests.support.fixups import (
+    ALL,
     FAST,
+    OPEN,
     PLANTED_ACCOUNTS,
     PLANTED_OPS,
+    Shop,
     by_name,
     comparable,
     fetch,
@@ -48,39 +51,8 @@ from tests.support.fixups import (
 )
 from tests.support.snapshots import NOW, snapshot_from_tenant
 
-ALL = Filters(include_orphans=True)
-OPEN = Guards(allow_deactivate=True)
 ERROR_400 = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"], "status": "400", "scimType": "invalidValue",
              "detail": "Parameter [extension.contact.businessAddress.state] value is invalid."}
-
-
-class Shop:
-    """A sandbox serving the fix-up tenant, an audit run folder of it, settings and a client."""
-
-    def __init__(self, sandbox: Sandbox, folder: Path) -> None:
-        self.sandbox = sandbox
-        self.settings = Settings.from_env(sandbox.env())
-        self.folder = write_run(fetch(self.settings), folder)
-        self.client = scim_client(self.settings, FAST)
-        sandbox.rc_server.requests_seen.clear()
-
-    def plan(self, filters: Filters = ALL, **kwargs: Any) -> Plan:
-        return plan_for_run(self.folder, filters, **kwargs)
-
-    def apply(self, plan: Plan, **kwargs: Any) -> applying.ApplyResult:
-        options = {"apply": True, "guards": OPEN, "settings": self.settings, "sleep": lambda s: None, **kwargs}
-        return apply_plan(plan, self.client, **options)
-
-    def account(self, local_part: str) -> dict[str, Any]:
-        return by_name(self.sandbox.state.scim_users, local_part)
-
-    def seen(self, method: str, local_part: str | None = None) -> int:
-        path = None if local_part is None else f"/scim/v2/Users/{self.account(local_part)['id']}"
-        return sum(1 for m, p in self.sandbox.rc_server.requests_seen
-                   if m == method and p.startswith("/scim/v2/Users/") and (path is None or p == path))
-
-    def accounts(self) -> dict[str, Any]:
-        return comparable(json.loads(json.dumps(self.sandbox.state.scim_users)))
 
 
 @pytest.fixture

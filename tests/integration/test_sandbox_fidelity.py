@@ -15,9 +15,10 @@ import pytest
 import requests
 
 from rcaudit.model.vocabulary import PATCH_OP
-from rcaudit.sandbox import Sandbox, builtin_tenant, generate
+from rcaudit.sandbox import Sandbox, generate
 from rcaudit.sandbox.servers.regions import check_addresses
 from rcaudit.sandbox.servers.scim_schemas import CORE_USER
+from tests.support.tenants import nested_group_and_gone_user
 
 ADA = "1271136020"  # built-in: a Swedish work address (Stockholm, no state)
 STATE_REFUSED = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"], "status": "400",
@@ -31,14 +32,8 @@ GONE = str(uuid.uuid5(uuid.NAMESPACE_URL, "rcaudit:test:user:gone"))
 @pytest.fixture
 def tenant() -> dict[str, Any]:
     """The built-in tenant with a nested group inside Sales (holding Ada) and one soft-deleted user."""
-    data = builtin_tenant()
-    graph = data["graph"]
-    ada = next(u for u in graph["users"] if u["mailNickname"] == "ada.lind")
-    graph["groups"].append({"id": NESTED, "displayName": "RingCentral Sales Nordics", "members": [ada["id"]]})
-    graph["groups"][0]["members"].append(NESTED)
-    graph["deletedUsers"].append({"id": GONE, "displayName": "Gone Person", "userPrincipalName":
-                                  f"{GONE.replace('-', '')}gone@contoso.example", "mail": None,
-                                  "deletedDateTime": "2026-01-02T03:04:05Z"})
+    data, _ = nested_group_and_gone_user(NESTED, {"id": GONE, "userPrincipalName":
+                                                  f"{GONE.replace('-', '')}gone@contoso.example", "mail": None})
     data["sandbox"] = {"limits": {"light": 100_000, "heavy": 100_000, "auth": 100_000}}
     return data
 

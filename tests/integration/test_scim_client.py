@@ -9,11 +9,10 @@ from typing import Any
 
 import pytest
 import requests
-from requests.structures import CaseInsensitiveDict
 
 from rcaudit.connect.config import Settings
 from rcaudit.connect.http import RetryPolicy, make_session, stats_of
-from rcaudit.connect.scim import ScimClient, parse_error
+from rcaudit.connect.scim import ScimClient
 from rcaudit.model.errors import AuthError, FetchError
 from rcaudit.model.scim_path import declared_by
 from rcaudit.sandbox import Sandbox
@@ -118,25 +117,6 @@ def test_a_refused_static_token_is_an_auth_error_with_the_platform_code(sandbox:
     text = str(caught.value)
     assert "OAU-149" in text and "RCAUDIT_SCIM_TOKEN" in text and "stale-token-value" not in text
     assert len(user_gets(sandbox)) == 1, "a static token cannot be renewed: no retry"
-
-
-def _answer(status: int, body: Any) -> requests.Response:
-    response = requests.Response()
-    response.status_code, response._content = status, json.dumps(body).encode()
-    response.headers = CaseInsensitiveDict({"Content-Type": "application/json"})
-    return response
-
-
-def test_both_error_shapes() -> None:
-    scim = parse_error(_answer(400, {"schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"], "status": "400",
-                                     "scimType": "invalidValue", "detail": "Parameter [state] value is invalid."}))
-    assert (scim.status, scim.code, scim.detail) == (400, "invalidValue", "Parameter [state] value is invalid.")
-    assert str(scim) == "invalidValue Parameter [state] value is invalid."
-    platform = parse_error(_answer(429, {"errorCode": "CMN-301", "message": "Request rate exceeded",
-                                         "errors": [{"errorCode": "CMN-301", "message": "Request rate exceeded"}]}))
-    assert (platform.status, platform.code, str(platform)) == (429, "CMN-301", "CMN-301: Request rate exceeded")
-    nested = parse_error(_answer(401, {"errors": [{"errorCode": "OAU-213", "message": "Token not found"}]}))
-    assert nested.code == "OAU-213" and nested.message == "Token not found"
 
 
 # --- an independent SCIM implementation: scim2-server ---------------------------------------------

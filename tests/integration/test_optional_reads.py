@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 
-from rcaudit.connect import auth
 from rcaudit.connect.auth import GraphAuth
 from rcaudit.connect.check import run_checks
 from rcaudit.connect.config import Settings
@@ -28,11 +27,6 @@ from rcaudit.sandbox import Sandbox, generate
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(hours=1)
 FAST = RetryPolicy(max_total=1.0, max_attempts=4, backoff=0.01, max_backoff=0.05)
 BAD_REQUEST = {"error": {"code": "BadRequest", "message": "Invalid filter clause", "innerError": {}}}
-
-
-@pytest.fixture(autouse=True)
-def fresh_msal() -> None:
-    auth.reset_apps()
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@
 RingCentral received over HTTPS: Entra's strings for `active`, typed values on their own filtered paths (never a
 whole item or array), `--json-booleans`, rollbacks in the same forms, and plans written before these forms
 (plan.json schema_version 1) applied and rolled back as they were written. Also scim2-server, which refuses one
-of the forms RingCentral accepts (an `add` on a filter that matches nothing): see tests/test_apply.py."""
+of the forms RingCentral accepts (an `add` on a filter that matches nothing): see tests/integration/test_apply.py."""
 
 from __future__ import annotations
 
@@ -27,13 +27,13 @@ from tests.support.fixups import (
     PLANTED_ACCOUNTS,
     PLANTED_OPS,
     PatchBodies,
+    Shop,
     by_name,
     fetch,
     fixup_tenant,
     legacy_plan_json,
     record_patch_bodies,
 )
-from tests.test_apply import Shop
 
 MOBILE = 'phoneNumbers[type eq "mobile"].value'
 EMAIL = 'emails[type eq "work"].value'

@@ -17,23 +17,16 @@ from typing import Any
 import pytest
 import requests
 
-from rcaudit.connect import auth
 from rcaudit.connect.config import Settings
 from rcaudit.connect.fetch import fetch_snapshot
 from rcaudit.connect.http import RetryPolicy, make_session, stats_of
 from rcaudit.connect.scim import ScimClient, overlap
-from rcaudit.model.errors import AuthError, ConfigError, FetchError, PermissionDenied, RateLimited
+from rcaudit.model.errors import AuthError, FetchError, PermissionDenied, RateLimited
 from rcaudit.model.snapshot import Snapshot
 from rcaudit.sandbox import Sandbox, generate
 
 FAST = RetryPolicy(max_total=1.0, max_attempts=4, backoff=0.01, max_backoff=0.05)
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
-UNLIMITED = {"light": 100_000, "heavy": 100_000, "auth": 100_000}
-
-
-@pytest.fixture(autouse=True)
-def fresh_msal() -> None:
-    auth.reset_apps()
 
 
 @pytest.fixture(scope="module")
@@ -178,11 +171,6 @@ def test_required_reads_refused_name_the_permission_to_grant(sandbox: Sandbox, p
         fetch(sandbox)
     assert caught.value.permission == permission and f"grant the application permission {permission}" in str(
         caught.value)
-
-
-def test_nothing_configured_is_an_error_naming_the_settings() -> None:
-    with pytest.raises(ConfigError, match=r"RCAUDIT_TENANT_ID.*RCAUDIT_SCIM_TOKEN"):
-        fetch_snapshot(Settings(), progress=False)
 
 
 # --- faults ----------------------------------------------------------------------------------------
