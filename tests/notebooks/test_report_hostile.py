@@ -22,8 +22,6 @@ from tests.support.browser import CHROMIUM, NEEDS_CHROMIUM, listener, page_text,
 
 pytestmark = pytest.mark.slow  # runs the audit notebook (papermill) or a browser: make test-fast skips it
 
-TITLE = "title"
-
 
 def _img(port: int, tag: str) -> str:
     return f"<img src=http://127.0.0.1:{port}/{tag} onerror=\"window.__pwned='{tag}'\">"

@@ -1,6 +1,7 @@
 """`rcaudit audit` end to end: papermill runs the notebook against the sandbox through the environment.
 
-Exit codes for drifted, clean, failing and misconfigured runs; no secret in any file of a run folder;
+One real audit per exit code (drifted: 1, the demo: 0, a failing fetch: 2; the exit-code logic itself is pinned
+on fixture notebooks in test_audit_exit_codes.py); no secret in any file of a run folder;
 re-auditing a saved snapshot gives the identical findings.csv; masking hides what it must and nothing else.
 """
 
@@ -16,7 +17,9 @@ import pytest
 from rcaudit.cli import main
 from rcaudit.model.snapshot import Snapshot
 from rcaudit.sandbox import Sandbox, generate
+from tests.support.audit_runs import use_sandbox_env
 from tests.support.browser import CHROMIUM, NEEDS_CHROMIUM, visit
+from tests.support.tenants import with_credentials
 
 pytestmark = pytest.mark.slow  # runs the audit notebook (papermill) or a browser: make test-fast skips it
 
@@ -24,25 +27,16 @@ SECRET = "S3cret-Distinctive-Value-7f3a9c"
 SCIM_TOKEN = "Tok3n-Distinctive-Value-b81e2d"
 
 
-def _env(monkeypatch: pytest.MonkeyPatch, sandbox: Sandbox) -> None:
-    for name, value in sandbox.env().items():
-        monkeypatch.setenv(name, value)
-
-
 @pytest.fixture(scope="module")
 def drifted_tenant() -> dict:
-    tenant = generate(users=300, seed=11).tenant
-    tenant["sandbox"]["clients"] = [{"clientId": "5c1d7b8e-0f7e-4a44-9d3c-2a1f0e9b7c61", "secret": SECRET,
-                                     "publicClient": True}]
-    tenant["sandbox"]["scimToken"] = SCIM_TOKEN
-    return tenant
+    return with_credentials(300, 11, "5c1d7b8e-0f7e-4a44-9d3c-2a1f0e9b7c61", SECRET, SCIM_TOKEN)
 
 
 @pytest.fixture(scope="module")
 def drifted_run(drifted_tenant: dict, tmp_path_factory: pytest.TempPathFactory) -> tuple[int, Path]:
     folder = tmp_path_factory.mktemp("runs") / "drifted"
     with pytest.MonkeyPatch.context() as mp, Sandbox(drifted_tenant) as sandbox:
-        _env(mp, sandbox)
+        use_sandbox_env(mp, sandbox)
         code = main(["audit", "--out", str(folder)])
     return code, folder
 
@@ -118,36 +112,17 @@ def test_masking_hides_names_mails_and_phones_and_keeps_ids(drifted_run: tuple[i
     assert "Provisioning failures" in report
 
 
-def test_a_clean_tenant_exits_0(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    tenant = generate(users=120, seed=2).tenant
-    tenant["graph"]["users"], tenant["graph"]["deletedUsers"], tenant["scim"]["Users"] = [], [], []
-    tenant["graph"]["appRoleAssignments"], tenant["graph"]["groups"] = [], []
-    with Sandbox(tenant) as sandbox:
-        _env(monkeypatch, sandbox)
-        assert main(["audit", "--out", str(tmp_path / "clean")]) == 0
-    assert json.loads((tmp_path / "clean" / "summary.json").read_text())["findings"]["total"] == 0
-
-
 def test_a_failing_run_exits_2_and_still_writes_the_notebook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                             capsys: pytest.CaptureFixture[str]) -> None:
     with Sandbox(generate(users=120, seed=3).tenant) as sandbox:
         sandbox.faults.add("respond", service="rc", path=r"/Users$", status=500, body={"status": "500"})
-        _env(monkeypatch, sandbox)
+        use_sandbox_env(monkeypatch, sandbox)
         monkeypatch.setenv("RCAUDIT_RETRY_MAX_SECONDS", "1")  # give up after a second of retries, not five minutes
         assert main(["audit", "--out", str(tmp_path / "failed")]) == 2
     executed = (tmp_path / "failed" / "audit.ipynb").read_text()
     assert "An Exception was encountered" in executed and "FetchError" in executed  # papermill's banner
     assert (tmp_path / "failed" / "report.html").is_file()
     assert "FetchError" in capsys.readouterr().err
-
-
-def test_missing_settings_exit_2_naming_them(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
-                                              tmp_path: Path) -> None:
-    monkeypatch.setenv("RCAUDIT_TENANT_ID", "contoso")
-    assert main(["audit", "--out", str(tmp_path / "never")]) == 2
-    err = capsys.readouterr().err
-    assert "RCAUDIT_CLIENT_ID" in err and "RCAUDIT_SCIM_TOKEN" in err and "sandbox" not in err.lower()
-    assert not (tmp_path / "never").exists()
 
 
 def test_demo_audits_the_sandbox_and_finds_exactly_what_was_planted(tmp_path: Path) -> None:

@@ -11,9 +11,6 @@ import pandas as pd
 import pytest
 
 from rcaudit.cli import main
-from rcaudit.model.findings import COLUMNS
-from rcaudit.model.vocabulary import ENTERPRISE
-from rcaudit.report.masking import is_personal, mask_event_text, mask_findings
 from rcaudit.sandbox import Sandbox, generate
 
 pytestmark = pytest.mark.slow  # runs the audit notebook (papermill) or a browser: make test-fast skips it
@@ -102,23 +99,3 @@ def test_allowlisted_attributes_and_ids_stay_readable(masked_run: tuple[dict, Pa
     assert len(titles) and not titles["expected"].str.startswith("pii:").any()
     assert findings["scim_id"].ne("").any() and not findings["scim_id"].str.startswith("pii:").any()
     assert json.loads((folder / "summary.json").read_text())["masked"] is True
-
-
-def test_every_attribute_but_the_allowlist_is_personal() -> None:
-    for name in ("active", "title", f"{ENTERPRISE}:department", 'addresses[type eq "work"].country'):
-        assert not is_personal(name), name
-    for name in (WORK_PHONE, "urn:ietf:params:scim:schemas:extension:custom:2.0:User:extensionAttribute3",
-                 f"{ENTERPRISE}:employeeNumber", 'addresses[type eq "work"].streetAddress', "nickName", ""):
-        assert is_personal(name), name
-    row = dict.fromkeys(COLUMNS, "")
-    row.update(kind="attribute_mismatch", attribute=f"{ENTERPRISE}:employeeNumber", expected="E-4711",
-               actual="E-4712", user_name="ada@contoso.example", waived=False)
-    masked = mask_findings(pd.DataFrame([row]), b"k")
-    assert masked.loc[0, "expected"].startswith("pii:") and masked.loc[0, "actual"].startswith("pii:")
-
-
-def test_provisioning_log_text_is_masked() -> None:
-    text = mask_event_text("User Ada Lind (ada.lind@contoso.example, +1 (415) 555-0123) failed on 2026-11-30: "
-                           "HTTP 409", b"k")
-    assert "Ada" not in text and "Lind" not in text and "contoso" not in text and "555" not in text
-    assert text.startswith("pii:") and " " not in text  # masked whole (issue 10 point 6: no partial reasons)
