@@ -1,9 +1,5 @@
-"""The tenant generator: realism, determinism, and a truth that honours DESIGN.md's audit rules.
-
-The truth is checked against a small, independent reading of each rule written here (not the audit
-engine): scope buckets, the two-pass join, the classification table, the grace window, and attribute
-comparison with the "not drift" normalisers.
-"""
+"""The tenant generator's output served by the sandbox: it loads and dumps back unchanged. The generator's
+realism, determinism and truth are unit tests (tests/unit/test_generate.py)."""
 
 from __future__ import annotations
 

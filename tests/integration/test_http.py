@@ -1,8 +1,5 @@
-"""The session factory's retries, pacing, counts and redaction, on a fake clock: nothing really waits.
-
-A stub transport answers in place of a server; for pacing it is the sandbox's own `RateLimiter` on the
-same fake clock, so "never a 429, and no slower than the floor" is checked exactly.
-"""
+"""The session factory against a real HTTPS server: a pre-created CA bundle holding a foreign CA is never
+trusted. Retries, pacing, counts and redaction on a fake clock are unit tests (tests/unit/test_http.py)."""
 
 from __future__ import annotations
 

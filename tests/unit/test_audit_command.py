@@ -1,8 +1,5 @@
-"""`rcaudit audit` end to end: papermill runs the notebook against the sandbox through the environment.
-
-Exit codes for drifted, clean, failing and misconfigured runs; no secret in any file of a run folder;
-re-auditing a saved snapshot gives the identical findings.csv; masking hides what it must and nothing else.
-"""
+"""`rcaudit audit` with settings missing: exit 2 naming them, before any run folder (the end-to-end audits are
+in tests/notebooks/test_audit_command.py)."""
 
 from __future__ import annotations
 

@@ -1,8 +1,6 @@
-"""Tokens against the sandbox over HTTPS: MSAL with a secret, a PEM certificate, a PFX and a device code
-(interactive, persisted, refused when nobody can sign in); RingCentral's JWT grant renewed before expiry.
-
-MSAL caches error answers per app object, so every test starts with no app (`reset_apps`).
-"""
+"""Credential settings without a token request: when a run counts as interactive (a device code may be
+offered), and a RingCentral credential missing is named by its settings. The token requests themselves, over
+HTTPS to the sandbox, are in tests/integration/test_auth.py."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """One error tree (rcaudit/model/errors.py): every error rcaudit raises on purpose is defined there and carries the
-exit code the CLI uses; a failing notebook cell becomes an error that keeps papermill's cell context."""
+exit code the CLI uses. A failing notebook cell keeping papermill's cell context is pinned in
+tests/notebooks/test_audit_exit_codes.py."""
 
 from __future__ import annotations
 

@@ -1,8 +1,5 @@
-"""`fetch_snapshot` against the sandbox over HTTPS: a generated tenant read exactly, what is requested,
-optional reads that degrade, required ones that fail, and every fault the sandbox can inject.
-
-Retries are bounded by a one-second budget with millisecond backoffs, so faults cost no real time.
-"""
+"""`fetch_snapshot` with nothing configured: an error naming the settings, before any request. The fetch
+against the sandbox over HTTPS is in tests/integration/test_fetch.py."""
 
 from __future__ import annotations
 

@@ -1,9 +1,7 @@
-"""Breaks a hostile tester found after issue 10 landed, each reproduced through the real path and pinned.
-
-Redirects are never followed (they handed the JWT, the client secret, a PATCH and whole lists to another
-server); Entra's discovery may not move the token endpoint elsewhere; a nextLink loop ends; a service that asks
-for a wait beyond the retry budget is an error, not a day's sleep; and bad input is exit 2 with its name.
-"""
+"""Breaks a hostile tester found after issue 10 landed, the ones refused before any request: a retry budget
+that is not a finite number, a URL carrying a user and password, a malformed mapping file (checked whole), an
+out folder under a file and sandbox-only parameters given to `rcaudit audit` (exit 2), and Graph ids kept one
+path segment. The ones reproduced over HTTPS are in tests/integration/test_hardening.py."""
 
 from __future__ import annotations
 

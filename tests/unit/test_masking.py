@@ -1,6 +1,6 @@
-"""`--mask-pii` masks by default (issue 10 point 6): every attribute but a short non-personal allowlist, so
-attributes a mapping adds (a work phone from businessPhones, an extension attribute) are masked too, and so is
-the provisioning log's free text. Checked over HTTPS against the sandbox, on every file of the run folder."""
+"""`--mask-pii` masks by default (issue 10 point 6): every attribute but a short non-personal allowlist is
+personal, and the provisioning log's free text is masked. Whole runs checked file by file are in
+tests/notebooks/test_masking.py."""
 
 from __future__ import annotations
 

@@ -1,7 +1,5 @@
-"""`--mask-pii` masks the provisioning log's free text whole (issue 10 point 6): a reason can quote an address,
-a postcode, a manager's name or an accented name folded to ASCII, which no pattern finds, so the reason is one
-keyed hash and only the service's error code stays readable. Checked over HTTPS against the sandbox, on every
-file of the run folder but the raw snapshot and on the audit's stderr (which logs cell outputs)."""
+"""`--mask-pii` masks a provisioning event's free text whole, as one keyed hash (issue 10 point 6); the run
+folder and stderr of a whole masked audit are checked in tests/notebooks/test_masking_logs.py."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The sandbox's plumbing: TLS, tenant file checks, round trip, rate-limit arithmetic, fault matching."""
+"""The sandbox's plumbing without a server: rate-limit arithmetic, fault matching, and `rcaudit demo` refusing a
+tenant field of the wrong type by its JSON path before anything is served."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Every fault knob, through real HTTPS: status on the Nth request, drop, delay, malformed JSON, expired tokens."""
+"""A fault rule with an unknown action is refused by name (the fault knobs over HTTPS are in
+tests/integration/test_sandbox_faults.py)."""
 
 from __future__ import annotations
 

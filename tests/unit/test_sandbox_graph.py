@@ -1,4 +1,5 @@
-"""The Graph v1.0 emulator, over real HTTPS: paging, $select/$expand, lookups, sync job and schema, logs, auth."""
+"""The Graph v1.0 emulator's pieces without a server: the opaque, tamper-evident skiptoken, page resumption
+after the last key served, and the $filter reader (the emulator over HTTPS: tests/integration)."""
 
 from __future__ import annotations
 

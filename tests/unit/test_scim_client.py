@@ -1,5 +1,5 @@
-"""The SCIM client against the sandbox's RingCentral (HTTPS) and against an independent implementation,
-scim2-server, in-process: paging, one user, PATCH (200 with a body, 204 without) and both error shapes."""
+"""The SCIM client's reading of both SCIM error shapes, without a server (the client against the sandbox and
+scim2-server: tests/integration/test_scim_client.py)."""
 
 from __future__ import annotations
 

@@ -1,10 +1,6 @@
-"""The job's sync settings (DESIGN.md "Sync settings"): opt-in read of SyncAll and SkipOutOfScopeDeletions from
-the synchronization secrets, nothing else of that answer kept anywhere, and the precedence parameter > job >
-Entra's default, applied and reported.
-
-The secrets hold the connector's credentials, so the end-to-end test plants a recognisable secret token among
-them and greps the whole run folder (snapshot, executed notebook, report, summary, findings) for it.
-"""
+"""The job's sync settings (DESIGN.md "Sync settings") as the audit applies them: the precedence parameter >
+job > Entra's default, flag parameters, and SkipOutOfScopeDeletions keeping the finding and naming the
+setting. The read over HTTPS is in tests/integration, the end-to-end secret check in tests/notebooks."""
 
 from __future__ import annotations
 
