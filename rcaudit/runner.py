@@ -58,12 +58,13 @@ LIMITS: dict[str, tuple[float | None, tuple[str, ...]]] = {
 }
 
 
-def notebook_parameters(notebook: Path = AUDIT_NOTEBOOK) -> dict[str, Any]:
+def notebook_parameters(notebook: Path | None = None) -> dict[str, Any]:
     """Name -> default of the notebook's parameters cell (papermill's own reading of it), so the valid names
-    and types are never a second hand-kept list."""
+    and types are never a second hand-kept list. `None` is AUDIT_NOTEBOOK, read when called (tests point it
+    at a fixture notebook)."""
     import papermill
 
-    found = papermill.inspect_notebook(str(notebook))
+    found = papermill.inspect_notebook(str(notebook or AUDIT_NOTEBOOK))
     defaults: dict[str, Any] = {}
     for name, spec in found.items():
         try:
@@ -150,7 +151,7 @@ def _resolved_path(name: str, value: str, where: Path) -> str:
     return str(path)
 
 
-def check_parameters(given: Iterable[tuple[str, str, bool]], settings: Settings, notebook: Path = AUDIT_NOTEBOOK,
+def check_parameters(given: Iterable[tuple[str, str, bool]], settings: Settings, notebook: Path | None = None,
                      cwd: Path | None = None, reserved: Iterable[str] = RESERVED) -> dict[str, Any]:
     """(name, text, raw) triples from -p/-r -> papermill parameters, or a ConfigError naming the parameter.
 
@@ -210,8 +211,9 @@ def run_notebook(parameters: dict[str, Any], folder: Path, notebook: Path = AUDI
 
 def audit(*, settings: Settings, source: str, out: str | None = None, snapshot: str | None = None,
           params: dict[str, Any] | None = None, fail_on: str = "high", mask_pii: bool = False,
-          notebook: Path = AUDIT_NOTEBOOK, log_cells: bool = False) -> int:
-    """One audit run; returns the exit code (0 clean, 1 findings at or above `fail_on`, 2 error)."""
+          notebook: Path | None = None, log_cells: bool = False) -> int:
+    """One audit run; returns the exit code (0 clean, 1 findings at or above `fail_on`, 2 error). `notebook`
+    None is AUDIT_NOTEBOOK, read when called: the seam the exit-code tests use to run a tiny fixture notebook."""
     if fail_on not in FAIL_ON:
         raise ConfigError(f"--fail-on {fail_on}: expected one of {', '.join(FAIL_ON)}")
     if source == "environment" and not snapshot:
@@ -227,7 +229,7 @@ def audit(*, settings: Settings, source: str, out: str | None = None, snapshot: 
                                   "mask_pii": mask_pii, "fail_on": fail_on}
     failure: NotebookError | None = None
     try:
-        run_notebook(parameters, folder, notebook, log_cells=log_cells)
+        run_notebook(parameters, folder, notebook or AUDIT_NOTEBOOK, log_cells=log_cells)
     except NotebookError as exc:
         failure = exc  # the executed notebook (with the error banner) still becomes the report
     strip_saved_notebook(folder / "audit.ipynb")  # no widget state kept (nor exported as a CDN script)

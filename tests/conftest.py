@@ -7,10 +7,11 @@ from collections.abc import Iterator
 import pytest
 import requests
 
+from rcaudit.connect.auth import reset_apps
 from rcaudit.sandbox import Sandbox, builtin_tenant
 
 # Fixture notebooks are run by the tests that pin their behaviour (one fails on purpose), never by nbval.
-collect_ignore_glob = ["fixtures/*.ipynb"]
+collect_ignore_glob = ["support/notebooks/*.ipynb"]
 
 
 @pytest.fixture(autouse=True)
@@ -18,6 +19,15 @@ def private_config_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: py
     """Each test its own user config directory: the deactivation ledger of one test (keyed by a sandbox's
     SCIM URL, whose port may come again) never counts in another's 24 h window."""
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config")))
+
+
+@pytest.fixture(autouse=True)
+def fresh_msal() -> Iterator[None]:
+    """Each test starts and ends with no MSAL app cached: an app (and its token cache) of one test's sandbox
+    never answers for another's."""
+    reset_apps()
+    yield
+    reset_apps()
 
 
 @pytest.fixture

@@ -28,7 +28,12 @@ from rcaudit.audit.reconcile import reconcile
 from rcaudit.connect.config import Settings
 from rcaudit.connect.fetch import fetch_snapshot
 from rcaudit.connect.http import RetryPolicy
+from rcaudit.fix import apply as applying
+from rcaudit.fix.apply import apply_plan, scim_client
+from rcaudit.fix.guards import Guards
+from rcaudit.fix.plan import Filters, Plan, plan_for_run
 from rcaudit.model.snapshot import Snapshot
+from rcaudit.sandbox import Sandbox
 from tests.support.snapshots import entra_user, rc_account, small_tenant
 
 FAST = RetryPolicy(max_total=1.0, max_attempts=6, backoff=0.01, max_backoff=0.05)
@@ -126,7 +131,7 @@ def comparable(accounts: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-PROJECT = Path(__file__).resolve().parents[1]
+PROJECT = Path(__file__).resolve().parents[2]
 
 
 def cli_env(sandbox: Any, outputs: Path, **extra: str) -> dict[str, str]:
@@ -229,3 +234,37 @@ def disabled_tenant() -> dict[str, Any]:
         if user["userPrincipalName"].split("@")[0] in DISABLED:
             user["accountEnabled"] = False
     return tenant
+
+
+# --- a sandbox with an audit run of it, ready to plan and apply (the apply and wire tests) -----------------
+ALL = Filters(include_orphans=True)
+OPEN = Guards(allow_deactivate=True)
+
+
+class Shop:
+    """A sandbox serving the fix-up tenant, an audit run folder of it, settings and a client."""
+
+    def __init__(self, sandbox: Sandbox, folder: Path) -> None:
+        self.sandbox = sandbox
+        self.settings = Settings.from_env(sandbox.env())
+        self.folder = write_run(fetch(self.settings), folder)
+        self.client = scim_client(self.settings, FAST)
+        sandbox.rc_server.requests_seen.clear()
+
+    def plan(self, filters: Filters = ALL, **kwargs: Any) -> Plan:
+        return plan_for_run(self.folder, filters, **kwargs)
+
+    def apply(self, plan: Plan, **kwargs: Any) -> applying.ApplyResult:
+        options = {"apply": True, "guards": OPEN, "settings": self.settings, "sleep": lambda s: None, **kwargs}
+        return apply_plan(plan, self.client, **options)
+
+    def account(self, local_part: str) -> dict[str, Any]:
+        return by_name(self.sandbox.state.scim_users, local_part)
+
+    def seen(self, method: str, local_part: str | None = None) -> int:
+        path = None if local_part is None else f"/scim/v2/Users/{self.account(local_part)['id']}"
+        return sum(1 for m, p in self.sandbox.rc_server.requests_seen
+                   if m == method and p.startswith("/scim/v2/Users/") and (path is None or p == path))
+
+    def accounts(self) -> dict[str, Any]:
+        return comparable(json.loads(json.dumps(self.sandbox.state.scim_users)))
