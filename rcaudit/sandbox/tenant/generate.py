@@ -76,6 +76,28 @@ class _GraphGroup(TypedDict):
     createdDateTime: str
 
 
+@dataclass
+class _World:
+    """What the build steps assemble together: the tenant's ids, groups, assignments and accounts."""
+
+    tenant_id: str
+    sp_id: str
+    app_id: str
+    user_role: str
+    admin_role: str
+    msiam: str
+    long_ago: dt.datetime
+    assigned_groups: dict[str, _GraphGroup]
+    nested: _GraphGroup
+    all_staff: _GraphGroup
+    group_assigned_at: dict[str, dt.datetime]
+    assignments: list[dict[str, Any]] = field(default_factory=list)
+    accounts: list[dict[str, Any]] = field(default_factory=list)
+    accounts_of: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    drift_index: int = 0
+    deleted_seen: int = 0
+
+
 @dataclass(frozen=True)
 class GeneratedTenant:
     """A generated tenant, the findings planted in it and the traps set in it (trap name → ids)."""
@@ -462,18 +484,27 @@ class _Generator:
 
     # --- build ----------------------------------------------------------------------------------
     def build(self) -> GeneratedTenant:
-        rng = self.rng
+        """People and their roles, the tenant's ids and groups, each person on both sides, the orphans, then the
+        files. Every step draws from the one random generator, in this order (same seed, same tenant)."""
         people = self.people()
         self.assign_roles(people)
+        world = self.new_world()
+        for p in people:
+            self.place(world, p)
+        self.orphans(world)
+        if self.profile == "classic":
+            self.managers(people, world.accounts_of)
+        tenant = self.tenant(world, people)
+        traps = {name: tuple(ids) for name, ids in sorted(self.traps.items())}
+        return GeneratedTenant(tenant, tuple(sorted(self.truth)), traps)
+
+    def new_world(self) -> _World:
+        """The tenant's ids; its groups (one assigned per department, a nested one inside Customer Support, an
+        unassigned "All Staff") and the groups' assignments."""
         tenant_id = self.uuid()
         sp_id, app_id = self.uuid(), self.uuid()
         user_role, admin_role, msiam = self.uuid(), self.uuid(), self.uuid()
-        assignments: list[dict[str, Any]] = []
-        accounts: list[dict[str, Any]] = []
-        accounts_of: dict[str, list[dict[str, Any]]] = {}
         long_ago = self.now - dt.timedelta(days=2 * 365)
-
-        # groups: assigned groups per department, one nested group, some unassigned groups
         assigned_groups: dict[str, _GraphGroup] = {
             dept: {"id": self.uuid(), "displayName": f"RingCentral - {dept}", "members": [],
                    "createdDateTime": _iso(long_ago - dt.timedelta(days=30))}
@@ -485,149 +516,191 @@ class _Generator:
                                   "createdDateTime": _iso(long_ago)}
         group_assigned_at = {g["id"]: self.moment(long_ago, long_ago + dt.timedelta(days=20))
                              for g in assigned_groups.values()}
-
-        def assign(principal: str, kind: str, role: str, when: dt.datetime, name: str) -> None:
-            assignments.append({
-                "id": self.uuid().replace("-", "")[:22] + "AQ", "deletedDateTime": None, "appRoleId": role,
-                "createdDateTime": _iso(when), "principalDisplayName": name, "principalId": principal,
-                "principalType": kind, "resourceDisplayName": "RingCentral", "resourceId": sp_id,
-            })
-
+        world = _World(tenant_id=tenant_id, sp_id=sp_id, app_id=app_id, user_role=user_role, admin_role=admin_role,
+                       msiam=msiam, long_ago=long_ago, assigned_groups=assigned_groups, nested=nested,
+                       all_staff=all_staff, group_assigned_at=group_assigned_at)
         for group in assigned_groups.values():
-            assign(group["id"], "Group", user_role, group_assigned_at[group["id"]], group["displayName"])
+            self.assign(world, group["id"], "Group", user_role, group_assigned_at[group["id"]], group["displayName"])
+        return world
 
-        def put_in_scope(p: _Person, when: dt.datetime | None = None, via_group: bool | None = None) -> None:
-            if via_group is None:
-                via_group = rng.random() < 0.6
-            if via_group and when is None:
-                assigned_groups.get(p.department, assigned_groups["Executive"])["members"].append(p.id)
-            else:
-                at = when or self.moment(max(p.created, long_ago), self.now - dt.timedelta(days=2))
-                role = admin_role if p.is_manager and rng.random() < 0.3 else user_role
-                assign(p.id, "User", role, at, f"{p.given} {p.surname}")
+    def assign(self, world: _World, principal: str, kind: str, role: str, when: dt.datetime, name: str) -> None:
+        world.assignments.append({
+            "id": self.uuid().replace("-", "")[:22] + "AQ", "deletedDateTime": None, "appRoleId": role,
+            "createdDateTime": _iso(when), "principalDisplayName": name, "principalId": principal,
+            "principalType": kind, "resourceDisplayName": "RingCentral", "resourceId": world.sp_id,
+        })
 
-        def add_account(p: _Person, acct: dict[str, Any]) -> dict[str, Any]:
-            accounts.append(acct)
-            accounts_of.setdefault(p.id, []).append(acct)
-            return acct
+    def put_in_scope(self, world: _World, p: _Person, when: dt.datetime | None = None,
+                     via_group: bool | None = None) -> None:
+        """Through the department's assigned group (most people), else a direct assignment at `when`."""
+        if via_group is None:
+            via_group = self.rng.random() < 0.6
+        if via_group and when is None:
+            world.assigned_groups.get(p.department, world.assigned_groups["Executive"])["members"].append(p.id)
+        else:
+            at = when or self.moment(max(p.created, world.long_ago), self.now - dt.timedelta(days=2))
+            role = world.admin_role if p.is_manager and self.rng.random() < 0.3 else world.user_role
+            self.assign(world, p.id, "User", role, at, f"{p.given} {p.surname}")
 
-        drift_index = deleted_seen = 0
-        for p in people:
-            if not p.role.startswith("deleted_"):
-                all_staff["members"].append(p.id)
-            role = p.role
-            created = self.provisioned(p)
-            if role in ("live", "drift", "trap_case", "trap_whitespace", "trap_empty"):
-                put_in_scope(p)
-                acct = add_account(p, self.account(p, active=True, created=created))
-                if role == "drift":
-                    self.plant_drift(p, acct, drift_index)
-                    drift_index += 1
-                elif role == "trap_case":
-                    local, _, host = acct["userName"].partition("@")
-                    acct["userName"] = f"{local.title()}@{host.upper()}"
-                    acct["emails"][0]["value"] = acct["userName"]
-                    self.trap("case", p.id)
-                elif role == "trap_whitespace":
-                    if p.title:
-                        p.extra["jobTitle"] = "  " + p.title.replace(" ", "  ") + " "
-                    acct["addresses"][0]["streetAddress"] = p.office.street + "  "
-                    self.trap("whitespace", p.id)
-                elif role == "trap_empty":
-                    if p.title is None or rng.random() < 0.5:
-                        p.extra["jobTitle"], p.title = None, None
-                        acct["title"] = ""
-                    if not p.office.state:
-                        acct["addresses"][0]["region"] = ""
-                    p.extra["streetAddress"] = None
-                    acct["addresses"][0].pop("streetAddress")
-                    if not p.mobile_e164:
-                        p.extra["mobilePhone"] = ""
-                    self.trap("empty_vs_absent", p.id)
-                if p.mobile_typed and p.mobile_typed != p.mobile_e164 and role == "live":
-                    self.trap("phone_format", p.id)
-                if p.country_form != p.country.rc_name and role == "live":
-                    self.trap("country_code_vs_name", p.id)
-            elif role == "renamed":
-                put_in_scope(p)
-                self.rename(p)
-                acct = add_account(p, self.account(p, active=True, created=created, upn=p.old_upn,
-                                                   surname=p.old_surname))
-                for attribute in (USERNAME, EMAIL, FAMILY) + ((DISPLAY_NAME,) if self.profile == "classic" else ()):
-                    self.finding("attribute_mismatch", p.id, acct["id"], attribute)
-            elif role == "renamed_leftover":
-                put_in_scope(p)
-                self.rename(p)
-                old = add_account(p, self.account(p, active=rng.random() < 0.5, created=created, upn=p.old_upn,
-                                                  surname=p.old_surname))
-                new = add_account(p, self.account(p, active=True, created=created + dt.timedelta(days=30)))
-                for acct in (old, new):
-                    self.finding("ambiguous_match", p.id, acct["id"])
-            elif role == "missing":
-                put_in_scope(p)
-                self.finding("missing_in_target", p.id)
-            elif role == "should_be_active":
-                put_in_scope(p)
-                acct = add_account(p, self.account(p, active=False, created=created))
-                self.finding("should_be_active", p.id, acct["id"])
-            elif role == "pending_assigned":
-                put_in_scope(p, when=self.in_grace())
-                self.trap("pending", p.id)
-            elif role == "pending_new":
-                p.created = self.in_grace()
-                put_in_scope(p, via_group=True)
-                self.trap("pending", p.id)
-            elif role == "pending_activation":
-                put_in_scope(p)
-                acct = add_account(p, self.account(p, active=False, created=self.in_grace()))
-                self.trap("pending_activation", acct["id"])
-            elif role.startswith("disabled_"):
-                p.enabled = False
-                put_in_scope(p)
-                if role == "disabled_never":
-                    self.trap("disabled_never_provisioned", p.id)
-                else:
-                    acct = add_account(p, self.account(p, active=role == "disabled_active", created=created))
-                    if role == "disabled_active":
-                        self.finding("should_be_inactive", p.id, acct["id"])
-                    else:
-                        self.trap("correctly_deactivated", acct["id"])
-            elif role.startswith("default_"):
-                # Default Access is provisioned like any role: Entra stopped skipping it in July 2020 (its
-                # troubleshooting page "No users are being provisioned"), the 2019 RingCentral tutorial predates
-                # that. So an active account is right and a missing one is missing.
-                assign(p.id, "User", rng.choice((msiam, DEFAULT_ACCESS_ROLE)),
-                       self.moment(max(p.created, long_ago), self.now - dt.timedelta(days=2)), f"{p.given} {p.surname}")
-                if role == "default_active":
-                    add_account(p, self.account(p, active=True, created=created))
-                    self.trap("default_access_provisioned", p.id)
-                else:
-                    self.finding("missing_in_target", p.id)
-            elif role.startswith(("unassigned_", "nested_")):
-                if role.startswith("nested_"):
-                    nested["members"].append(p.id)
-                if role.endswith("_active"):
-                    acct = add_account(p, self.account(p, active=True, created=created))
-                    self.finding("should_be_inactive", p.id, acct["id"])
-                elif role.endswith("_inactive"):
-                    acct = add_account(p, self.account(p, active=False, created=created))
-                    self.trap("correctly_deactivated", acct["id"])
-            elif role.startswith("deleted_"):  # soft-deleted: gone from /users, groups and assignments
-                p.deleted_at = self.moment(self.now - dt.timedelta(days=25), self.now - dt.timedelta(days=1))
-                acct = add_account(p, self.account(p, active=role == "deleted_active", created=created))
-                deleted_seen += 1
-                if deleted_seen % 2 == 0:  # an account made before externalId was mapped: it pairs on userName only
-                    acct.pop("externalId", None)
-                if role == "deleted_active":
-                    self.finding("should_be_inactive", p.id, acct["id"])
-                else:
-                    self.trap("correctly_deactivated", acct["id"])
-            else:  # pragma: no cover - every role is handled above
-                raise AssertionError(role)
-            if accounts_of.get(p.id) and p.role not in ("renamed_leftover",):
-                self.trap("rc_owned_phones", accounts_of[p.id][0]["id"])
+    @staticmethod
+    def add_account(world: _World, p: _Person, acct: dict[str, Any]) -> dict[str, Any]:
+        world.accounts.append(acct)
+        world.accounts_of.setdefault(p.id, []).append(acct)
+        return acct
 
-        # orphans: accounts of people long gone from Entra (hard-deleted), some still active
+    def place(self, world: _World, p: _Person) -> None:
+        """One person on both sides, as their role says, with the finding or trap it plants."""
+        if not p.role.startswith("deleted_"):
+            world.all_staff["members"].append(p.id)
+        role = p.role
+        created = self.provisioned(p)
+        if role in ("live", "drift", "trap_case", "trap_whitespace", "trap_empty"):
+            self.place_live(world, p, created)
+        elif role in ("renamed", "renamed_leftover"):
+            self.place_renamed(world, p, created)
+        elif role in ("missing", "should_be_active") or role.startswith("pending_"):
+            self.place_provisioning(world, p, created)
+        elif role.startswith("disabled_"):
+            self.place_disabled(world, p, created)
+        elif role.startswith("default_"):
+            self.place_default_access(world, p, created)
+        elif role.startswith(("unassigned_", "nested_")):
+            self.place_out_of_scope(world, p, created)
+        elif role.startswith("deleted_"):
+            self.place_deleted(world, p, created)
+        else:  # pragma: no cover - every role is handled above
+            raise AssertionError(role)
+        if world.accounts_of.get(p.id) and p.role not in ("renamed_leftover",):
+            self.trap("rc_owned_phones", world.accounts_of[p.id][0]["id"])
+
+    def place_live(self, world: _World, p: _Person, created: dt.datetime) -> None:
+        """A live user with an account: clean, drifted, or one of the formatting traps."""
+        role = p.role
+        self.put_in_scope(world, p)
+        acct = self.add_account(world, p, self.account(p, active=True, created=created))
+        if role == "drift":
+            self.plant_drift(p, acct, world.drift_index)
+            world.drift_index += 1
+        elif role == "trap_case":
+            local, _, host = acct["userName"].partition("@")
+            acct["userName"] = f"{local.title()}@{host.upper()}"
+            acct["emails"][0]["value"] = acct["userName"]
+            self.trap("case", p.id)
+        elif role == "trap_whitespace":
+            if p.title:
+                p.extra["jobTitle"] = "  " + p.title.replace(" ", "  ") + " "
+            acct["addresses"][0]["streetAddress"] = p.office.street + "  "
+            self.trap("whitespace", p.id)
+        elif role == "trap_empty":
+            self.trap_empty(p, acct)
+        if p.mobile_typed and p.mobile_typed != p.mobile_e164 and role == "live":
+            self.trap("phone_format", p.id)
+        if p.country_form != p.country.rc_name and role == "live":
+            self.trap("country_code_vs_name", p.id)
+
+    def trap_empty(self, p: _Person, acct: dict[str, Any]) -> None:
+        """Empty on one side, absent on the other: not drift."""
+        if p.title is None or self.rng.random() < 0.5:
+            p.extra["jobTitle"], p.title = None, None
+            acct["title"] = ""
+        if not p.office.state:
+            acct["addresses"][0]["region"] = ""
+        p.extra["streetAddress"] = None
+        acct["addresses"][0].pop("streetAddress")
+        if not p.mobile_e164:
+            p.extra["mobilePhone"] = ""
+        self.trap("empty_vs_absent", p.id)
+
+    def place_renamed(self, world: _World, p: _Person, created: dt.datetime) -> None:
+        """Renamed in Entra: the account still has the old names, or a second account was made for the new ones."""
+        self.put_in_scope(world, p)
+        self.rename(p)
+        if p.role == "renamed":
+            acct = self.add_account(world, p, self.account(p, active=True, created=created, upn=p.old_upn,
+                                                           surname=p.old_surname))
+            for attribute in (USERNAME, EMAIL, FAMILY) + ((DISPLAY_NAME,) if self.profile == "classic" else ()):
+                self.finding("attribute_mismatch", p.id, acct["id"], attribute)
+            return
+        old = self.add_account(world, p, self.account(p, active=self.rng.random() < 0.5, created=created,
+                                                      upn=p.old_upn, surname=p.old_surname))
+        new = self.add_account(world, p, self.account(p, active=True, created=created + dt.timedelta(days=30)))
+        for acct in (old, new):
+            self.finding("ambiguous_match", p.id, acct["id"])
+
+    def place_provisioning(self, world: _World, p: _Person, created: dt.datetime) -> None:
+        """Live users Entra has not (fully) provisioned: missing, inactive, or still inside the grace window."""
+        role = p.role
+        if role == "missing":
+            self.put_in_scope(world, p)
+            self.finding("missing_in_target", p.id)
+        elif role == "should_be_active":
+            self.put_in_scope(world, p)
+            acct = self.add_account(world, p, self.account(p, active=False, created=created))
+            self.finding("should_be_active", p.id, acct["id"])
+        elif role == "pending_assigned":
+            self.put_in_scope(world, p, when=self.in_grace())
+            self.trap("pending", p.id)
+        elif role == "pending_new":
+            p.created = self.in_grace()
+            self.put_in_scope(world, p, via_group=True)
+            self.trap("pending", p.id)
+        else:  # pending_activation
+            self.put_in_scope(world, p)
+            acct = self.add_account(world, p, self.account(p, active=False, created=self.in_grace()))
+            self.trap("pending_activation", acct["id"])
+
+    def place_disabled(self, world: _World, p: _Person, created: dt.datetime) -> None:
+        """Assigned but disabled (accountEnabled false): an active account should be inactive."""
+        p.enabled = False
+        self.put_in_scope(world, p)
+        if p.role == "disabled_never":
+            self.trap("disabled_never_provisioned", p.id)
+            return
+        acct = self.add_account(world, p, self.account(p, active=p.role == "disabled_active", created=created))
+        if p.role == "disabled_active":
+            self.finding("should_be_inactive", p.id, acct["id"])
+        else:
+            self.trap("correctly_deactivated", acct["id"])
+
+    def place_default_access(self, world: _World, p: _Person, created: dt.datetime) -> None:
+        """Default Access is provisioned like any role: Entra stopped skipping it in July 2020 (its troubleshooting
+        page "No users are being provisioned"), the 2019 RingCentral tutorial predates that. So an active account
+        is right and a missing one is missing."""
+        self.assign(world, p.id, "User", self.rng.choice((world.msiam, DEFAULT_ACCESS_ROLE)),
+                    self.moment(max(p.created, world.long_ago), self.now - dt.timedelta(days=2)),
+                    f"{p.given} {p.surname}")
+        if p.role == "default_active":
+            self.add_account(world, p, self.account(p, active=True, created=created))
+            self.trap("default_access_provisioned", p.id)
+        else:
+            self.finding("missing_in_target", p.id)
+
+    def place_out_of_scope(self, world: _World, p: _Person, created: dt.datetime) -> None:
+        """Unassigned, or only in the nested group: an active account should be inactive."""
+        if p.role.startswith("nested_"):
+            world.nested["members"].append(p.id)
+        if p.role.endswith("_active"):
+            acct = self.add_account(world, p, self.account(p, active=True, created=created))
+            self.finding("should_be_inactive", p.id, acct["id"])
+        elif p.role.endswith("_inactive"):
+            acct = self.add_account(world, p, self.account(p, active=False, created=created))
+            self.trap("correctly_deactivated", acct["id"])
+
+    def place_deleted(self, world: _World, p: _Person, created: dt.datetime) -> None:
+        """Soft-deleted: gone from /users, groups and assignments; the account may still be active."""
+        p.deleted_at = self.moment(self.now - dt.timedelta(days=25), self.now - dt.timedelta(days=1))
+        acct = self.add_account(world, p, self.account(p, active=p.role == "deleted_active", created=created))
+        world.deleted_seen += 1
+        if world.deleted_seen % 2 == 0:  # an account made before externalId was mapped: it pairs on userName only
+            acct.pop("externalId", None)
+        if p.role == "deleted_active":
+            self.finding("should_be_inactive", p.id, acct["id"])
+        else:
+            self.trap("correctly_deactivated", acct["id"])
+
+    def orphans(self, world: _World) -> None:
+        """Accounts of people long gone from Entra (hard-deleted), some still active, some made by hand."""
+        rng = self.rng
         for i in range(self.few * 2):
             country = rng.choice(COUNTRIES)
             given, surname = rng.choice(country.given), rng.choice(country.surnames)
@@ -635,52 +708,54 @@ class _Generator:
             ghost = _Person(id="", given=given, surname=surname, country=country, office=country.offices[0],
                             department=rng.choice(list(DEPARTMENTS)), title="Contractor", nick=nick,
                             upn=self.unique_upn(nick), mobile_typed=None, mobile_e164=None,
-                            country_form=country.code, usage_location=country.code, created=long_ago)
-            acct = self.account(ghost, active=i % 2 == 0, created=long_ago + dt.timedelta(days=i))
+                            country_form=country.code, usage_location=country.code, created=world.long_ago)
+            acct = self.account(ghost, active=i % 2 == 0, created=world.long_ago + dt.timedelta(days=i))
             if rng.random() < 0.3:
                 acct.pop("externalId")  # created by hand in RingCentral
-            accounts.append(acct)
+            world.accounts.append(acct)
             if acct["active"]:
                 self.finding("orphan_in_target", "", acct["id"])
             else:
                 self.trap("inactive_orphan", acct["id"])
 
-        if self.profile == "classic":
-            self.managers(people, accounts_of)
-
+    def tenant(self, world: _World, people: list[_Person]) -> dict[str, Any]:
+        """The tenant file (DESIGN.md format): Graph's side, RingCentral's, the sandbox's profile."""
         live_users = [self.graph_user(p) for p in people if p.deleted_at is None]
         deleted_users = [self.graph_user(p) for p in people if p.deleted_at is not None]
-        rng.shuffle(accounts)  # RingCentral lists in its own order, not Entra's
-        groups = [*assigned_groups.values(), nested, all_staff]
-        job_id = default_job_id(tenant_id)
-        tenant = {
+        self.rng.shuffle(world.accounts)  # RingCentral lists in its own order, not Entra's
+        groups = [*world.assigned_groups.values(), world.nested, world.all_staff]
+        job_id = default_job_id(world.tenant_id)
+        return {
             "graph": {
-                "tenantId": tenant_id,
-                "servicePrincipal": {
-                    "id": sp_id, "appId": app_id, "displayName": "RingCentral", "accountEnabled": True,
-                    "servicePrincipalType": "Application", "appRoleAssignmentRequired": True,
-                    "tags": ["WindowsAzureActiveDirectoryIntegratedApp"],
-                    "appRoles": [
-                        {"id": user_role, "displayName": "User", "value": "User", "isEnabled": True,
-                         "allowedMemberTypes": ["User"], "description": "User", "origin": "Application"},
-                        {"id": admin_role, "displayName": "Admin", "value": "Admin", "isEnabled": True,
-                         "allowedMemberTypes": ["User"], "description": "Admin", "origin": "Application"},
-                        {"id": msiam, "displayName": "msiam_access", "value": None, "isEnabled": True,
-                         "allowedMemberTypes": ["User"], "description": "msiam_access", "origin": "Application"},
-                    ],
-                },
+                "tenantId": world.tenant_id,
+                "servicePrincipal": self.service_principal(world),
                 "users": live_users,
                 "deletedUsers": deleted_users,
                 "groups": groups,
-                "appRoleAssignments": assignments,
+                "appRoleAssignments": world.assignments,
                 "synchronizationJob": self.job(job_id),
-                "provisioningEvents": self.events(people, accounts_of, tenant_id, job_id, sp_id),
+                "provisioningEvents": self.events(people, world.accounts_of, world.tenant_id, job_id, world.sp_id),
             },
-            "scim": {"Users": accounts},
+            "scim": {"Users": world.accounts},
             "sandbox": {"schemaProfile": self.profile},
         }
-        traps = {name: tuple(ids) for name, ids in sorted(self.traps.items())}
-        return GeneratedTenant(tenant, tuple(sorted(self.truth)), traps)
+
+    @staticmethod
+    def service_principal(world: _World) -> dict[str, Any]:
+        """The RingCentral gallery app's service principal with its three roles (User, Admin, msiam_access)."""
+        return {
+            "id": world.sp_id, "appId": world.app_id, "displayName": "RingCentral", "accountEnabled": True,
+            "servicePrincipalType": "Application", "appRoleAssignmentRequired": True,
+            "tags": ["WindowsAzureActiveDirectoryIntegratedApp"],
+            "appRoles": [
+                {"id": world.user_role, "displayName": "User", "value": "User", "isEnabled": True,
+                 "allowedMemberTypes": ["User"], "description": "User", "origin": "Application"},
+                {"id": world.admin_role, "displayName": "Admin", "value": "Admin", "isEnabled": True,
+                 "allowedMemberTypes": ["User"], "description": "Admin", "origin": "Application"},
+                {"id": world.msiam, "displayName": "msiam_access", "value": None, "isEnabled": True,
+                 "allowedMemberTypes": ["User"], "description": "msiam_access", "origin": "Application"},
+            ],
+        }
 
     def managers(self, people: list[_Person], accounts_of: dict[str, list[dict[str, Any]]]) -> None:
         """Classic profile: RingCentral holds the manager's account id; some of them drifted."""
