@@ -27,6 +27,7 @@ where they do not, that evidence simply never matches.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -51,6 +52,11 @@ def _ns(text: Any) -> int | None:
     """An ISO 8601 time (`…Z`, fractions) as nanoseconds since the epoch; None when absent or unreadable."""
     if not isinstance(text, str) or not text:
         return None
+    return _parsed(text)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _parsed(text: str) -> int | None:
     try:
         moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
@@ -60,7 +66,10 @@ def _ns(text: Any) -> int | None:
 
 
 def _day(ns: int | None) -> str:
-    return "" if ns is None or ns == NEVER else dt.datetime.fromtimestamp(ns / 1e9, dt.UTC).strftime("%Y-%m-%d %H:%M")
+    """`2026-11-24 20:00` (UTC, to the minute)."""
+    if ns is None or ns == NEVER:
+        return ""
+    return dt.datetime.fromtimestamp(ns // 1_000_000_000, dt.UTC).isoformat(" ", "minutes")[:16]
 
 
 def _loose(value: Any) -> str:
@@ -350,38 +359,56 @@ def _provision(row: _Row) -> str:
     return f"`rcaudit provision --run DIR --users {row.entra_id} --apply`"
 
 
+_FIX_ORPHAN = "--include-orphans --allow-deactivate"
+_RESTART = "restart the provisioning job (Entra admin center > Entra ID > Enterprise apps > {app} > Provisioning > " \
+           "Restart provisioning)"
+_LOGS = "Entra admin center > Entra ID > Enterprise apps > {app} > Provisioning logs"
+# cause -> the remedy's text, with {fix} (the finding's rcaudit fix), {deactivate} (the same, allowed to
+# deactivate), {orphan} (the same for an orphan), {provision} and {restart} filled in when used
+_REMEDIES: dict[str, str] = {
+    Cause.JOB_NOT_RUNNING: "fix the job's error, then {restart}",
+    Cause.EXPORT_FAILED: "fix the value in Entra that RingCentral refused; Entra retries on its next cycle, or "
+                         "provision on demand: {provision}",
+    Cause.MANAGER_SCOPED_LATER: "{restart}: only a restart sets a manager who came into scope later",
+    Cause.CLEARED_IN_ENTRA: "{fix} removes the value (Entra never will), or set the value again in Entra",
+    Cause.CHANGED_IN_RINGCENTRAL: "{fix} restores Entra's value; waive it if RingCentral's is intended",
+    Cause.CAME_BACK_INTO_SCOPE: "provision on demand: {provision}, or {restart}",
+    Cause.SKIPPED_BY_ENTRA: "fix what the skip reason says (NotEffectivelyEntitled: unassign and reassign the "
+                            "user), then provision on demand: {provision}",
+    Cause.ASSIGNED_AFTER_LAST_CYCLE: "wait for the next cycle, or provision on demand: {provision}",
+    Cause.SKIP_OUT_OF_SCOPE_DELETIONS: "{deactivate} (Entra will not deactivate it)",
+    Cause.SOFT_DELETED: "{deactivate}",
+    Cause.DISABLED: "{deactivate}",
+    Cause.FILTERED_OUT: "{deactivate}, or change the scoping filter if the user should keep RingCentral",
+    Cause.NESTED_ONLY: "{deactivate}, or assign the user (or a group they are a direct member of)",
+    Cause.UNASSIGNED: "{deactivate}, or assign the user in Entra if they should keep RingCentral",
+    Cause.CREATED_IN_RINGCENTRAL: "waive it if the account is meant to live outside Entra, else delete it by hand "
+                                  "in RingCentral ({orphan} deactivates it meanwhile)",
+    Cause.DELETED_USER_LEFTOVER: "delete the leftover account by hand in RingCentral ({orphan} deactivates it "
+                                 "meanwhile)",
+    Cause.RENAME_LEFTOVER: "delete the leftover account (the one paired on externalId) by hand in RingCentral",
+    Cause.DEACTIVATED_IN_RINGCENTRAL: "{fix} reactivates it; waive it if the deactivation is intended",
+    Cause.NOT_ACTIVATED_YET: "activate the extension in RingCentral, or {fix}",
+    Cause.UNKNOWN: "no evidence in the snapshot: read the user's provisioning log (" + _LOGS + ")",
+}
+
+
 def remedy(cause: str, row: _Row, evidence: str, app: str) -> str:
     """What to do about it: rcaudit fix with its filter, provision on demand, restart the job (admin-center path),
-    fix the value in Entra, waive, or delete the leftover account by hand."""
-    restart = f"restart the provisioning job (Entra admin center > Entra ID > Enterprise apps > {app} > " \
-              "Provisioning > Restart provisioning)"
-    deactivate = _fix(row, "--allow-deactivate")
-    text = {
-        Cause.JOB_NOT_RUNNING: f"fix the job's error, then {restart}",
-        Cause.EXPORT_FAILED: "fix the value in Entra that RingCentral refused; Entra retries on its next cycle, "
-                             f"or provision on demand: {_provision(row)}",
-        Cause.MANAGER_SCOPED_LATER: f"{restart}: only a restart sets a manager who came into scope later",
-        Cause.CLEARED_IN_ENTRA: f"{_fix(row)} removes the value (Entra never will), or set the value again in Entra",
-        Cause.CHANGED_IN_RINGCENTRAL: f"{_fix(row)} restores Entra's value; waive it if RingCentral's is intended",
-        Cause.CAME_BACK_INTO_SCOPE: f"provision on demand: {_provision(row)}, or {restart}",
-        Cause.SKIPPED_BY_ENTRA: f"fix what the skip reason says, then provision on demand: {_provision(row)}",
-        Cause.ASSIGNED_AFTER_LAST_CYCLE: f"wait for the next cycle, or provision on demand: {_provision(row)}",
-        Cause.SKIP_OUT_OF_SCOPE_DELETIONS: f"{deactivate} (Entra will not deactivate it)",
-        Cause.SOFT_DELETED: deactivate,
-        Cause.DISABLED: deactivate,
-        Cause.FILTERED_OUT: f"{deactivate}, or change the scoping filter if the user should keep RingCentral",
-        Cause.NESTED_ONLY: f"{deactivate}, or assign the user (or a group they are a direct member of)",
-        Cause.UNASSIGNED: f"{deactivate}, or assign the user in Entra if they should keep RingCentral",
-        Cause.CREATED_IN_RINGCENTRAL: "waive it if the account is meant to live outside Entra, else delete it by "
-                                      f"hand in RingCentral ({_fix(row, '--include-orphans --allow-deactivate')} "
-                                      "deactivates it meanwhile)",
-        Cause.DELETED_USER_LEFTOVER: "delete the leftover account by hand in RingCentral "
-                                     f"({_fix(row, '--include-orphans --allow-deactivate')} deactivates it meanwhile)",
-        Cause.RENAME_LEFTOVER: "delete the leftover account (the one paired on externalId) by hand in RingCentral",
-        Cause.DEACTIVATED_IN_RINGCENTRAL: f"{_fix(row)} reactivates it; waive it if the deactivation is intended",
-        Cause.NOT_ACTIVATED_YET: f"activate the extension in RingCentral, or {_fix(row)}",
-    }.get(cause, "no evidence in the snapshot: read the user's provisioning log (Entra admin center > Entra ID > "
-                 f"Enterprise apps > {app} > Provisioning logs)")
+    fix the value in Entra, waive, or delete the leftover account by hand; then the evidence in brackets."""
+    template = _REMEDIES[cause]
+    fills = {}
+    if "{fix}" in template:
+        fills["fix"] = _fix(row)
+    if "{deactivate}" in template:
+        fills["deactivate"] = _fix(row, "--allow-deactivate")
+    if "{orphan}" in template:
+        fills["orphan"] = _fix(row, _FIX_ORPHAN)
+    if "{provision}" in template:
+        fills["provision"] = _provision(row)
+    if "{restart}" in template:
+        fills["restart"] = _RESTART.format(app=app)
+    text = template.format(app=app, **fills)
     return f"{text} [{evidence}]" if evidence else text
 
 
@@ -412,13 +439,12 @@ def _context(findings: pd.DataFrame, snapshot: Snapshot, scope: ScopeResult, ski
     user_ids = {u for ids in findings["entra_id"].tolist() for u in ids.split(";") if u}
     managers = findings.loc[findings["attribute"].str.casefold().str.endswith(":manager"), "expected"]
     account_ids = set(findings["scim_id"].tolist()) | set(managers.tolist())
-    users: dict[str, dict[str, Any]] = {}
-    for user in snapshot.users:
-        if user.get("id") in user_ids:
-            users.setdefault(user["id"], user)
-    deleted = {u["id"] for u in snapshot.deleted_users if u.get("id") in user_ids and u["id"] not in users}
-    users.update((u["id"], u) for u in snapshot.deleted_users if u.get("id") in deleted)
+    # scope.ids are the snapshot's users in order, then its soft-deleted users that /users does not hold
     positions = {uid: i for i, uid in enumerate(scope.ids) if uid in user_ids}
+    live_count = len(snapshot.users)
+    users = {uid: snapshot.users[i] for uid, i in positions.items() if i < live_count}
+    deleted = {uid for uid, i in positions.items() if i >= live_count}
+    users.update((u["id"], u) for u in snapshot.deleted_users if u.get("id") in deleted)
     since = scope.in_scope_since.astype("datetime64[ns]").astype(np.int64)
     ambiguous = findings[findings["kind"] == "ambiguous_match"]
     pairs: dict[str, dict[str, list[str]]] = {}
