@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, TypedDict
 
 from rcaudit.model.vocabulary import CORE_USER as CORE
-from rcaudit.model.vocabulary import DEFAULT_ACCESS_ROLE, ENTERPRISE
+from rcaudit.model.vocabulary import DEFAULT_ACCESS_ROLE, ENTERPRISE, Cause
 from rcaudit.sandbox.tenant.people import (
     COUNTRIES,
     COUNTRY_WEIGHTS,
@@ -34,6 +34,17 @@ GRACE = dt.timedelta(minutes=40)
 
 JOB_STATUSES = ("Active", "Paused", "Quarantine")
 
+# provisioningErrorInfo of the failures the generator plants (as Entra's provisioning log words them)
+BAD_VALUE = {"errorCode": "SystemForCrossDomainIdentityManagementBadRequest", "errorCategory": "nonServiceFailure",
+             "reason": "RingCentral returned HTTP 400: Parameter [extension.contact.businessAddress.state] value is "
+                       "invalid.", "additionalDetails": None, "recommendedAction": None}
+DUPLICATE = {"errorCode": "SystemForCrossDomainIdentityManagementServiceIncompatible",
+             "errorCategory": "nonServiceFailure", "reason": "RingCentral returned HTTP 409: duplicate email.",
+             "additionalDetails": None, "recommendedAction": None}
+# Skip reasons, as the skipped step describes them: out of scope (the user came back later), not entitled
+OUT_OF_SCOPE = "the User is not in scope for provisioning (not assigned, or filtered out by a scoping filter)"
+NOT_ENTITLED = "NotEffectivelyEntitled: the User's assignment record is not effective"
+
 # DESIGN.md attribute paths
 USERNAME, EXTERNAL_ID, DISPLAY_NAME, TITLE = "userName", "externalId", "displayName", "title"
 EMAIL = 'emails[type eq "work"].value'
@@ -46,7 +57,7 @@ def address_path(part: str) -> str:
     return f'addresses[type eq "work"].{part}'
 
 
-TRUTH_COLUMNS = ("kind", "entra_id", "scim_id", "attribute")
+TRUTH_COLUMNS = ("kind", "entra_id", "scim_id", "attribute", "cause")
 
 # Drift the generator plants on live users, and the attribute each one shows up on.
 PLANTS: dict[str, str] = {
@@ -57,14 +68,23 @@ PLANTS: dict[str, str] = {
     "cleared_mobile": MOBILE, "stale_surname": FAMILY, "stale_department": DEPARTMENT,
 }
 PLANTS_ORDER = tuple(PLANTS)
+# The probable cause each plant leaves evidence for (README "Causes"): an edit in RingCentral after Entra's last
+# cycle (the account's meta.lastModified), a value cleared in Entra, or a change in Entra whose export failed (a
+# failed provisioning event naming the attribute).
+PLANT_CAUSES: dict[str, str] = {plant: Cause.CHANGED_IN_RINGCENTRAL for plant in PLANTS} | {
+    plant: Cause.CLEARED_IN_ENTRA for plant in PLANTS if plant.startswith("cleared_")} | {
+    "stale_surname": Cause.EXPORT_FAILED, "stale_department": Cause.EXPORT_FAILED}
 
 
 @dataclass(frozen=True, order=True)
 class TruthRow:
+    """A planted finding; `cause` is the probable cause its evidence points to (not part of its identity)."""
+
     kind: str
     entra_id: str
     scim_id: str
     attribute: str = ""
+    cause: str = field(default="", compare=False)
 
 
 class _GraphGroup(TypedDict):
@@ -118,13 +138,14 @@ def write_truth_csv(rows: Iterable[TruthRow], path: str | Path) -> Path:
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(TRUTH_COLUMNS)
-        writer.writerows((r.kind, r.entra_id, r.scim_id, r.attribute) for r in sorted(rows))
+        writer.writerows((r.kind, r.entra_id, r.scim_id, r.attribute, r.cause) for r in sorted(rows))
     return path
 
 
 def read_truth_csv(path: str | Path) -> list[TruthRow]:
     with Path(path).open(newline="", encoding="utf-8") as handle:
-        return [TruthRow(r["kind"], r["entra_id"], r["scim_id"], r["attribute"]) for r in csv.DictReader(handle)]
+        return [TruthRow(r["kind"], r["entra_id"], r["scim_id"], r["attribute"], r.get("cause") or "")
+                for r in csv.DictReader(handle)]
 
 
 def _iso(moment: dt.datetime, millis: bool = False) -> str:
@@ -160,6 +181,7 @@ class _Person:
     deleted_at: dt.datetime | None = None
     old_upn: str | None = None  # before a rename
     old_surname: str | None = None
+    in_scope_at: dt.datetime | None = None  # when an assignment first put them in scope
     extra: dict[str, Any] = field(default_factory=dict)  # Entra-side overrides (cleared values, traps)
 
 
@@ -185,6 +207,15 @@ class _Generator:
         self._next_suffix: dict[str, int] = {}
         self._rc_counter = 0
         self._direct_counter = 0
+        # The job's clock. Its last cycle ended a few minutes ago; a quarantined job's last successful one 3 days
+        # ago. A Paused or quarantined job is stopped since its last success (`stopped_since`); Entra's attempts
+        # for a user are dated at the last cycle, or for a quarantined job at its latest retry (6 hours ago).
+        self.cycle_end = self.now - dt.timedelta(minutes=self.rng.randrange(3, 35))
+        self.last_success = self.now - dt.timedelta(days=3) if job_status == "Quarantine" else self.cycle_end
+        self.stopped_since = self.last_success if job_status in ("Paused", "Quarantine") else None
+        self.attempt_at = self.now - dt.timedelta(hours=6) if job_status == "Quarantine" else self.cycle_end
+        self.planted_events: list[tuple[_Person, str, dict[str, Any], tuple[str, ...]]] = []
+        self._missing_seen = 0
 
     # ids and numbers
     def uuid(self) -> str:
@@ -204,8 +235,24 @@ class _Generator:
     def trap(self, name: str, ident: str) -> None:
         self.traps.setdefault(name, []).append(ident)
 
-    def finding(self, kind: str, entra_id: str = "", scim_id: str = "", attribute: str = "") -> None:
-        self.truth.append(TruthRow(kind, entra_id, scim_id, attribute))
+    def finding(self, kind: str, entra_id: str = "", scim_id: str = "", attribute: str = "", cause: str = "") -> None:
+        self.truth.append(TruthRow(kind, entra_id, scim_id, attribute, cause))
+
+    def job_explains(self, *changes: dt.datetime | None) -> bool:
+        """The generator's own rule: a stopped job explains a finding whose planted change (a user put in scope,
+        a soft delete, one of Entra's failed attempts) is dated after the job stopped."""
+        since = self.stopped_since
+        return since is not None and any(c is not None and c > since for c in changes)
+
+    def failed_attempt(self, p: _Person, action: str, error: dict[str, Any], attributes: tuple[str, ...] = ()) -> str:
+        """Plant Entra's failed attempt for `p` (at the latest attempt), naming `attributes`; returns its cause."""
+        self.planted_events.append((p, "failure", {"action": action, **error}, attributes))
+        return Cause.JOB_NOT_RUNNING if self.job_explains(self.attempt_at) else Cause.EXPORT_FAILED
+
+    def touch(self, acct: dict[str, Any]) -> None:
+        """An edit in RingCentral after Entra's last successful cycle: the account's meta.lastModified says so."""
+        acct["meta"]["lastModified"] = _iso(self.moment(self.last_success + dt.timedelta(seconds=1),
+                                                        self.now - dt.timedelta(minutes=1)), True)
 
     def moment(self, start: dt.datetime, end: dt.datetime) -> dt.datetime:
         span = max(1, int((end - start).total_seconds()))
@@ -371,7 +418,8 @@ class _Generator:
                                    "country": p.country.rc_name}
         if p.office.state:
             address["region"] = p.office.state
-        modified = self.moment(created, self.now - dt.timedelta(minutes=1)) if created < self.now - GRACE else created
+        cap = self.last_success - dt.timedelta(minutes=1)  # Entra's last write: not after its last cycle
+        modified = self.moment(created, cap) if created < cap else created
         user: dict[str, Any] = {
             "schemas": [CORE, ENTERPRISE],
             "id": rc_id,
@@ -411,13 +459,21 @@ class _Generator:
             chosen.append(self.rng.choice(others))
         for plant in chosen:
             self.apply_plant(plant, p, acct)
-            self.finding("attribute_mismatch", p.id, acct["id"], PLANTS[plant])
+            attributes = (PLANTS[plant],) + ((DISPLAY_NAME,) if plant == "stale_surname" and self.profile == "classic"
+                                             else ())
+            cause = PLANT_CAUSES[plant]
+            if cause == Cause.CHANGED_IN_RINGCENTRAL:
+                self.touch(acct)
+            elif cause == Cause.EXPORT_FAILED:
+                cause = self.failed_attempt(p, "update", BAD_VALUE, attributes)
+            for attribute in attributes:
+                self.finding("attribute_mismatch", p.id, acct["id"], attribute, cause)
 
     @staticmethod
     def applicable(plant: str, p: _Person) -> bool:
         if plant == "rc_region":
             return bool(p.office.state)
-        if plant in ("missing_mobile", "cleared_mobile"):
+        if plant in ("rc_mobile", "missing_mobile", "cleared_mobile"):  # rc_mobile changes a mobile RingCentral has
             return bool(p.mobile_e164)
         if plant == "cleared_title":
             return p.title is not None
@@ -466,8 +522,6 @@ class _Generator:
         if plant == "stale_surname":
             p.old_surname = p.surname
             p.surname = self.rng.choice([s for s in p.country.surnames if s != p.surname])
-            if self.profile == "classic":
-                self.finding("attribute_mismatch", p.id, acct["id"], DISPLAY_NAME)
             return FAMILY
         raise AssertionError(plant)
 
@@ -536,11 +590,14 @@ class _Generator:
         if via_group is None:
             via_group = self.rng.random() < 0.6
         if via_group and when is None:
-            world.assigned_groups.get(p.department, world.assigned_groups["Executive"])["members"].append(p.id)
+            group = world.assigned_groups.get(p.department, world.assigned_groups["Executive"])
+            group["members"].append(p.id)
+            p.in_scope_at = world.group_assigned_at[group["id"]]
         else:
             at = when or self.moment(max(p.created, world.long_ago), self.now - dt.timedelta(days=2))
             role = world.admin_role if p.is_manager and self.rng.random() < 0.3 else world.user_role
             self.assign(world, p.id, "User", role, at, f"{p.given} {p.surname}")
+            p.in_scope_at = at
 
     @staticmethod
     def add_account(world: _World, p: _Person, acct: dict[str, Any]) -> dict[str, Any]:
@@ -618,25 +675,32 @@ class _Generator:
         if p.role == "renamed":
             acct = self.add_account(world, p, self.account(p, active=True, created=created, upn=p.old_upn,
                                                            surname=p.old_surname))
-            for attribute in (USERNAME, EMAIL, FAMILY) + ((DISPLAY_NAME,) if self.profile == "classic" else ()):
-                self.finding("attribute_mismatch", p.id, acct["id"], attribute)
+            attributes = (USERNAME, EMAIL, FAMILY) + ((DISPLAY_NAME,) if self.profile == "classic" else ())
+            cause = self.failed_attempt(p, "update", DUPLICATE, attributes)  # the new name's e-mail is taken
+            for attribute in attributes:
+                self.finding("attribute_mismatch", p.id, acct["id"], attribute, cause)
             return
         old = self.add_account(world, p, self.account(p, active=self.rng.random() < 0.5, created=created,
                                                       upn=p.old_upn, surname=p.old_surname))
         new = self.add_account(world, p, self.account(p, active=True, created=created + dt.timedelta(days=30)))
         for acct in (old, new):
-            self.finding("ambiguous_match", p.id, acct["id"])
+            self.finding("ambiguous_match", p.id, acct["id"], cause=Cause.RENAME_LEFTOVER)
 
     def place_provisioning(self, world: _World, p: _Person, created: dt.datetime) -> None:
         """Live users Entra has not (fully) provisioned: missing, inactive, or still inside the grace window."""
         role = p.role
         if role == "missing":
-            self.put_in_scope(world, p)
-            self.finding("missing_in_target", p.id)
+            self.place_missing(world, p)
         elif role == "should_be_active":
             self.put_in_scope(world, p)
             acct = self.add_account(world, p, self.account(p, active=False, created=created))
-            self.finding("should_be_active", p.id, acct["id"])
+            self._missing_seen += 1
+            if self._missing_seen % 2:
+                cause = self.failed_attempt(p, "update", BAD_VALUE)
+            else:  # deactivated in RingCentral after Entra's last cycle
+                self.touch(acct)
+                cause = Cause.DEACTIVATED_IN_RINGCENTRAL
+            self.finding("should_be_active", p.id, acct["id"], cause=cause)
         elif role == "pending_assigned":
             self.put_in_scope(world, p, when=self.in_grace())
             self.trap("pending", p.id)
@@ -649,6 +713,24 @@ class _Generator:
             acct = self.add_account(world, p, self.account(p, active=False, created=self.in_grace()))
             self.trap("pending_activation", acct["id"])
 
+    def place_missing(self, world: _World, p: _Person) -> None:
+        """Live and in scope, no account: Entra's create failed, or it skipped them as out of scope (they came
+        back into scope later). While the job is stopped, they were put in scope after it stopped."""
+        if self.job_status == "Quarantine" and self.stopped_since is not None:
+            self.put_in_scope(world, p, when=self.moment(self.stopped_since + dt.timedelta(hours=1),
+                                                         self.now - dt.timedelta(hours=1)))
+        else:
+            self.put_in_scope(world, p)
+        self._missing_seen += 1
+        if self._missing_seen % 2:
+            cause = self.failed_attempt(p, "create", DUPLICATE)
+        else:
+            self.planted_events.append((p, "skipped", {"action": "other", "reason": OUT_OF_SCOPE}, ()))
+            cause = Cause.CAME_BACK_INTO_SCOPE
+        if self.job_explains(max(p.created, p.in_scope_at or p.created)):
+            cause = Cause.JOB_NOT_RUNNING
+        self.finding("missing_in_target", p.id, cause=cause)
+
     def place_disabled(self, world: _World, p: _Person, created: dt.datetime) -> None:
         """Assigned but disabled (accountEnabled false): an active account should be inactive."""
         p.enabled = False
@@ -658,7 +740,7 @@ class _Generator:
             return
         acct = self.add_account(world, p, self.account(p, active=p.role == "disabled_active", created=created))
         if p.role == "disabled_active":
-            self.finding("should_be_inactive", p.id, acct["id"])
+            self.finding("should_be_inactive", p.id, acct["id"], cause=Cause.DISABLED)
         else:
             self.trap("correctly_deactivated", acct["id"])
 
@@ -666,14 +748,17 @@ class _Generator:
         """Default Access is provisioned like any role: Entra stopped skipping it in July 2020 (its troubleshooting
         page "No users are being provisioned"), the 2019 RingCentral tutorial predates that. So an active account
         is right and a missing one is missing."""
-        self.assign(world, p.id, "User", self.rng.choice((world.msiam, DEFAULT_ACCESS_ROLE)),
-                    self.moment(max(p.created, world.long_ago), self.now - dt.timedelta(days=2)),
-                    f"{p.given} {p.surname}")
+        role = self.rng.choice((world.msiam, DEFAULT_ACCESS_ROLE))
+        p.in_scope_at = self.moment(max(p.created, world.long_ago), self.now - dt.timedelta(days=2))
+        self.assign(world, p.id, "User", role, p.in_scope_at, f"{p.given} {p.surname}")
         if p.role == "default_active":
             self.add_account(world, p, self.account(p, active=True, created=created))
             self.trap("default_access_provisioned", p.id)
-        else:
-            self.finding("missing_in_target", p.id)
+            return
+        # a broken assignment record: Entra skips the user as not effectively entitled (the troubleshooting page)
+        self.planted_events.append((p, "skipped", {"action": "other", "reason": NOT_ENTITLED}, ()))
+        cause = Cause.JOB_NOT_RUNNING if self.job_explains(max(p.created, p.in_scope_at)) else Cause.SKIPPED_BY_ENTRA
+        self.finding("missing_in_target", p.id, cause=cause)
 
     def place_out_of_scope(self, world: _World, p: _Person, created: dt.datetime) -> None:
         """Unassigned, or only in the nested group: an active account should be inactive."""
@@ -681,7 +766,8 @@ class _Generator:
             world.nested["members"].append(p.id)
         if p.role.endswith("_active"):
             acct = self.add_account(world, p, self.account(p, active=True, created=created))
-            self.finding("should_be_inactive", p.id, acct["id"])
+            cause = Cause.NESTED_ONLY if p.role.startswith("nested_") else Cause.UNASSIGNED
+            self.finding("should_be_inactive", p.id, acct["id"], cause=cause)
         elif p.role.endswith("_inactive"):
             acct = self.add_account(world, p, self.account(p, active=False, created=created))
             self.trap("correctly_deactivated", acct["id"])
@@ -694,7 +780,8 @@ class _Generator:
         if world.deleted_seen % 2 == 0:  # an account made before externalId was mapped: it pairs on userName only
             acct.pop("externalId", None)
         if p.role == "deleted_active":
-            self.finding("should_be_inactive", p.id, acct["id"])
+            cause = Cause.JOB_NOT_RUNNING if self.job_explains(p.deleted_at) else Cause.SOFT_DELETED
+            self.finding("should_be_inactive", p.id, acct["id"], cause=cause)
         else:
             self.trap("correctly_deactivated", acct["id"])
 
@@ -714,7 +801,8 @@ class _Generator:
                 acct.pop("externalId")  # created by hand in RingCentral
             world.accounts.append(acct)
             if acct["active"]:
-                self.finding("orphan_in_target", "", acct["id"])
+                self.finding("orphan_in_target", "", acct["id"], cause=Cause.DELETED_USER_LEFTOVER
+                             if acct.get("externalId") else Cause.CREATED_IN_RINGCENTRAL)
             else:
                 self.trap("inactive_orphan", acct["id"])
 
@@ -758,8 +846,10 @@ class _Generator:
         }
 
     def managers(self, people: list[_Person], accounts_of: dict[str, list[dict[str, Any]]]) -> None:
-        """Classic profile: RingCentral holds the manager's account id; some of them drifted."""
-        drift_budget = self.few * 2
+        """Classic profile: RingCentral holds the manager's account id; some were changed in RingCentral, and some
+        users were provisioned before their manager came into scope (the manager's account is the newer one), so
+        Entra never set theirs (its known issue: only a restart does)."""
+        drift_budget = later_budget = self.few * 2
         for p in people:
             mine = accounts_of.get(p.id, [])
             if len(mine) != 1:
@@ -771,13 +861,19 @@ class _Generator:
                 "unassigned_active", "unassigned_inactive", "nested_active")
             if expected is not None:
                 acct[ENTERPRISE]["manager"] = {"value": expected}
-                if live_paired and p.role == "drift" and drift_budget > 0:
+                if live_paired and p.role == "drift" and later_budget > 0 and \
+                        boss[0]["meta"]["created"] > acct["meta"]["created"]:
+                    del acct[ENTERPRISE]["manager"]
+                    later_budget -= 1
+                    self.finding("attribute_mismatch", p.id, acct["id"], MANAGER, Cause.MANAGER_SCOPED_LATER)
+                elif live_paired and p.role == "drift" and drift_budget > 0:
                     acct[ENTERPRISE]["manager"] = {"value": self.rc_id()}
+                    self.touch(acct)
                     drift_budget -= 1
-                    self.finding("attribute_mismatch", p.id, acct["id"], MANAGER)
+                    self.finding("attribute_mismatch", p.id, acct["id"], MANAGER, Cause.CHANGED_IN_RINGCENTRAL)
 
     def job(self, job_id: str) -> dict[str, Any]:
-        last = self.now - dt.timedelta(minutes=self.rng.randrange(3, 35))
+        last = self.cycle_end
         status: dict[str, Any] = {
             "code": self.job_status, "countSuccessiveCompleteFailures": 0, "escrowsPruned": False,
             "lastExecution": {"activityIdentifier": None, "countEntitled": 0, "countExported": 0,
@@ -812,54 +908,57 @@ class _Generator:
 
     def events(self, people: list[_Person], accounts_of: dict[str, list[dict[str, Any]]], tenant_id: str,
                job_id: str, sp_id: str) -> list[dict[str, Any]]:
-        """Provisioning log: recent successes for a sample of users, failures for users that carry findings."""
+        """Provisioning log: successes for a sample of users (none after the last successful cycle), then the
+        attempts planted for findings (failures naming what Entra tried to write, skips with their reason), dated
+        at the latest attempt so they are each user's latest event."""
         rng = self.rng
-        with_findings = {r.entra_id for r in self.truth if r.entra_id}
         sample = rng.sample(people, min(len(people), 300))
-        events: list[dict[str, Any]] = []
-        for p in sample + [p for p in people if p.id in with_findings and p.role in ("missing", "drift",
-                                                                                       "should_be_active")]:
-            failed = (p.id in with_findings and p.role in ("missing", "should_be_active")) or (
-                p.role == "drift" and rng.random() < 0.3)
-            acct = (accounts_of.get(p.id) or [{}])[0]
-            when = self.moment(self.now - dt.timedelta(days=7), self.now - dt.timedelta(minutes=45))
-            action = "create" if p.role == "missing" else "update"
-            status: dict[str, Any] = {"status": "success", "errorInformation": None}
-            if failed:
-                status = {"status": "failure", "errorInformation": rng.choice([
-                    {"errorCode": "SystemForCrossDomainIdentityManagementBadRequest",
-                     "errorCategory": "nonServiceFailure",
-                     "reason": "Parameter [extension.contact.businessAddress.state] value is invalid.",
-                     "additionalDetails": None, "recommendedAction": None},
-                    {"errorCode": "SystemForCrossDomainIdentityManagementServiceIncompatible",
-                     "errorCategory": "nonServiceFailure", "reason": "RingCentral returned HTTP 409: duplicate email.",
-                     "additionalDetails": None, "recommendedAction": None},
-                ])}
-            events.append({
-                "id": self.uuid(), "activityDateTime": _iso(when), "tenantId": tenant_id, "jobId": job_id,
-                "cycleId": self.uuid(), "changeId": self.uuid(), "provisioningAction": action,
-                "durationInMilliseconds": rng.randrange(300, 4000),
-                "initiatedBy": {"id": "", "displayName": "Azure AD Provisioning Service", "initiatorType": "system"},
-                "servicePrincipal": {"id": sp_id, "displayName": "RingCentral"},
-                "sourceSystem": {"id": self.uuid(), "displayName": "Microsoft Entra ID", "details": {}},
-                "targetSystem": {"id": self.uuid(), "displayName": "RingCentral", "details": {
-                    "ServicePrincipalId": sp_id, "ServicePrincipalDisplayName": "RingCentral"}},
-                "sourceIdentity": {"id": p.id, "displayName": f"{p.given} {p.surname}", "identityType": "User",
-                                   "details": {}},
-                "targetIdentity": {"id": acct.get("id", ""), "displayName": acct.get("userName", ""),
-                                   "identityType": "User", "details": {}},
-                "provisioningStatusInfo": status,
-                "provisioningSteps": [
-                    {"name": "EntryImport", "provisioningStepType": "import", "status": "success",
-                     "description": f"Retrieved {p.upn} from Microsoft Entra ID", "details": {}},
-                    {"name": "EntryExport", "provisioningStepType": "export", "status": status["status"],
-                     "description": f"{'Failed to' if failed else 'Did'} {action} User '{p.upn}' in RingCentral",
-                     "details": {}},
-                ],
-                "modifiedProperties": [{"displayName": "department", "oldValue": None, "newValue": p.department}],
-            })
+        latest_success = min(self.now - dt.timedelta(minutes=45), self.last_success)
+        context = (accounts_of, tenant_id, job_id, sp_id)
+        events = [self.event(p, context, self.moment(self.now - dt.timedelta(days=7), latest_success), "update",
+                             "success", None, (DEPARTMENT,)) for p in sample]
+        for p, status, detail, attributes in self.planted_events:
+            error = {k: v for k, v in detail.items() if k != "action"} if status == "failure" else None
+            events.append(self.event(p, context, self.attempt_at, detail["action"], status, error, attributes,
+                                     skip_reason=detail.get("reason", "") if status == "skipped" else ""))
         events.sort(key=lambda e: e["activityDateTime"], reverse=True)
         return events
+
+    def event(self, p: _Person, context: tuple[Any, str, str, str], when: dt.datetime, action: str, status: str,
+              error: dict[str, Any] | None, attributes: tuple[str, ...], skip_reason: str = "") -> dict[str, Any]:
+        """One provisioningObjectSummary as Graph returns it (the skip reason in the skipped step's description)."""
+        accounts_of, tenant_id, job_id, sp_id = context
+        acct = (accounts_of.get(p.id) or [{}])[0]
+        last_step = {"name": "EntryExport", "provisioningStepType": "export", "status": status, "details": {},
+                     "description": f"{'Failed to' if status == 'failure' else 'Did'} {action} User '{p.upn}' in "
+                                    "RingCentral"}
+        if status == "skipped":
+            last_step = {"name": "EntrySynchronizationSkipped", "provisioningStepType": "scoping", "status": status,
+                         "description": f"User '{p.upn}' was skipped: {skip_reason}", "details": {}}
+        written = {DEPARTMENT: p.department}
+        return {
+            "id": self.uuid(), "activityDateTime": _iso(when), "tenantId": tenant_id, "jobId": job_id,
+            "cycleId": self.uuid(), "changeId": self.uuid(), "provisioningAction": action,
+            "durationInMilliseconds": self.rng.randrange(300, 4000),
+            "initiatedBy": {"id": "", "displayName": "Azure AD Provisioning Service", "initiatorType": "system"},
+            "servicePrincipal": {"id": sp_id, "displayName": "RingCentral"},
+            "sourceSystem": {"id": self.uuid(), "displayName": "Microsoft Entra ID", "details": {}},
+            "targetSystem": {"id": self.uuid(), "displayName": "RingCentral", "details": {
+                "ServicePrincipalId": sp_id, "ServicePrincipalDisplayName": "RingCentral"}},
+            "sourceIdentity": {"id": p.id, "displayName": f"{p.given} {p.surname}", "identityType": "User",
+                               "details": {}},
+            "targetIdentity": {"id": acct.get("id", ""), "displayName": acct.get("userName", ""),
+                               "identityType": "User", "details": {}},
+            "provisioningStatusInfo": {"status": status, "errorInformation": error},
+            "provisioningSteps": [
+                {"name": "EntryImport", "provisioningStepType": "import", "status": "success",
+                 "description": f"Retrieved {p.upn} from Microsoft Entra ID", "details": {}},
+                last_step,
+            ],
+            # the target attributes Entra wrote (or tried to): the value only where it is not personal
+            "modifiedProperties": [{"displayName": a, "oldValue": None,
+                                    "newValue": written.get(a) if status == "success" else None} for a in attributes],
+        }
 
 
 def generate(users: int = 2000, seed: int = 0, now: dt.datetime | None = None, schema_profile: str = "current",
