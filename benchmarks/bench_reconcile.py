@@ -7,7 +7,11 @@ RSS; one loads it and times `reconcile`; one loads it and times the row-by-row b
 the measuring process's (snapshot included). Both implementations must find exactly the planted truth.
 Targets: 250,000 users in under 10 s, at least 3x the baseline, peak RSS under 4 GB.
 
-    .venv/bin/python benchmarks/bench_reconcile.py [--sizes 10000,100000,250000] [--keep]
+The probable causes (`rcaudit.audit.causes`) must add under 10 %: a fourth subprocess times `reconcile` with
+and without them (the call replaced by a no-op), alternating, best of `--repeat`, and prints the ratio.
+
+    .venv/bin/python benchmarks/bench_reconcile.py [--sizes 10000,100000,250000] [--keep] [--repeat 3]
+                                                   [--no-baseline]
 """
 
 from __future__ import annotations
@@ -227,6 +231,34 @@ def measure(which: str, path: Path) -> dict[str, Any]:
             "exact": found == truth}
 
 
+def measure_causes(path: Path, repeat: int) -> dict[str, Any]:
+    """`reconcile` with and without the cause computation on one loaded snapshot, alternating so both see the
+    same machine load: the best of `repeat` runs each."""
+    import gc
+
+    import rcaudit.audit.reconcile as engine
+
+    gc.disable()
+    with path.open("rb") as handle:
+        snapshot, _ = pickle.load(handle)
+    gc.enable()
+    with_causes = engine.assign_causes
+    best = {"with": float("inf"), "without": float("inf")}
+    causes_seen = 0
+    for _ in range(repeat):
+        for which in ("without", "with"):
+            engine.assign_causes = with_causes if which == "with" else (lambda findings, *_, **__: findings)
+            start = time.perf_counter()
+            result = engine.reconcile(snapshot)
+            best[which] = min(best[which], time.perf_counter() - start)
+            if which == "with":
+                causes_seen = int((result.findings["cause"] != "").sum())
+            del result
+    engine.assign_causes = with_causes
+    return {"with": best["with"], "without": best["without"], "ratio": best["with"] / best["without"],
+            "with_cause": causes_seen}
+
+
 def _child(*args: str) -> dict[str, Any]:
     done = subprocess.run([sys.executable, __file__, *args], check=True, capture_output=True, text=True, cwd=ROOT)
     return json.loads(done.stdout.strip().splitlines()[-1]) if done.stdout.strip() else {}
@@ -236,6 +268,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="10000,100000,250000")
     parser.add_argument("--keep", action="store_true", help="keep the pickled snapshots (in the temp folder)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each variant for the causes ratio")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the row-by-row baseline")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -243,24 +277,29 @@ def main() -> None:
         if what == "prepare":
             prepare(int(Path(path).stem.split("-")[-1]), Path(path))
             print("{}")
+        elif what.startswith("causes"):
+            print(json.dumps(measure_causes(Path(path), int(what.split(":")[1]))))
         else:
             print(json.dumps(measure(what, Path(path))))
         return
     folder = Path(tempfile.mkdtemp(prefix="rcaudit-bench-"))
     print(f"{'users':>8} {'engine s':>9} {'baseline s':>11} {'x faster':>9} {'peak MB':>8} {'snapshot MB':>12} "
-          f"{'baseline MB':>12} {'findings':>9} {'exact':>6}")
+          f"{'baseline MB':>12} {'findings':>9} {'exact':>6} {'causes s':>9} {'no causes s':>12} {'ratio':>6}")
     for n in (int(s) for s in args.sizes.split(",")):
         path = folder / f"snapshot-{n}.pkl"
         _child("--child", "prepare", str(path))
         engine = _child("--child", "engine", str(path))
-        row_by_row = _child("--child", "baseline", str(path))
+        row_by_row = ({"seconds": float("nan"), "peak_mb": float("nan"), "exact": True} if args.no_baseline
+                      else _child("--child", "baseline", str(path)))
+        causes = _child("--child", f"causes:{args.repeat}", str(path))
         if not args.keep:
             path.unlink()
-        exact = engine["exact"] and row_by_row["exact"]
+        exact = engine["exact"] and row_by_row["exact"] and causes["with_cause"] == engine["findings"]
         print(f"{n:>8} {engine['seconds']:>9.2f} {row_by_row['seconds']:>11.2f} "
               f"{row_by_row['seconds'] / engine['seconds']:>9.1f} {engine['peak_mb']:>8.0f} "
               f"{engine['snapshot_mb']:>12.0f} {row_by_row['peak_mb']:>12.0f} {engine['findings']:>9} "
-              f"{'yes' if exact else 'NO':>6}", flush=True)
+              f"{'yes' if exact else 'NO':>6} {causes['with']:>9.2f} {causes['without']:>12.2f} "
+              f"{causes['ratio']:>6.3f}", flush=True)
     if not args.keep:
         folder.rmdir()
 

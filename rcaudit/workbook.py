@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from rcaudit import __version__
+from rcaudit.audit.causes import count_by_cause
 from rcaudit.audit.overrides import effective_mapping
 from rcaudit.audit.reconcile import AuditOptions, AuditResult, reconcile
 from rcaudit.connect.config import Settings
@@ -292,8 +293,16 @@ def write_outputs(folder: Path, result: AuditResult, snapshot: Snapshot, clock: 
         "timings": {**snapshot.timings, **clock.timings},
         "masked": mask_pii,
     }
+    summary["findings"] = _with_by_cause(summary["findings"], result.counted)
     (folder / "summary.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     return summary
+
+
+def _with_by_cause(counts: dict[str, Any], counted: pd.DataFrame) -> dict[str, Any]:
+    """summary.json `findings` with `by_cause` (DESIGN.md: after `by_attribute`), counted findings only."""
+    out = {k: v for k, v in counts.items() if k != "waived"}
+    out["by_cause"] = count_by_cause(counted)
+    return {**out, **{k: v for k, v in counts.items() if k == "waived"}}
 
 
 def user_groups(snapshot: Snapshot, attribute: str = "department") -> pd.Series:

@@ -24,6 +24,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from rcaudit.audit.causes import assign_causes
 from rcaudit.audit.expressions import CompiledExpression, compile_expression
 from rcaudit.audit.mapping import (
     COMPUTED_SOURCES,
@@ -826,6 +827,7 @@ def _findings(snapshot: Snapshot, entra: _Entra, rc: _RingCentral, join: _Join, 
     _attribute_rows(rows, entra, rc, join, audited, options.strict_normalise)
     unreadable_deleted = _deleted_unreadable(snapshot)
     findings = _with_notes(_sorted(rows.frame()), quality, DELETED_UNREADABLE if unreadable_deleted else None)
+    findings = assign_causes(findings, snapshot, entra.scope, settings.skip_out_of_scope_deletions)
     orphans = int((findings["kind"] == "orphan_in_target").sum())
     caveats = (f"Deleted users could not be read: some of the {orphans} orphan accounts may belong to deleted "
                "users rather than be true orphans.",) if unreadable_deleted and orphans else ()

@@ -12,11 +12,15 @@ from typing import TypedDict, cast
 import pandas as pd
 
 from rcaudit.model.errors import FindingsFileError
+from rcaudit.model.vocabulary import Cause
 
 COLUMNS: tuple[str, ...] = (
     "kind", "severity", "entra_id", "scim_id", "user_name", "attribute", "expected", "actual",
     "expected_normalized", "actual_normalized", "match_key", "reason", "waived",
+    "cause", "remedy", "cause_also",  # second edition: added at the end (README "Causes")
 )
+# Columns added after the first edition: a findings.csv written before them reads back with them empty.
+ADDED_COLUMNS: tuple[str, ...] = ("cause", "remedy", "cause_also")
 
 
 class FindingRow(TypedDict):
@@ -36,6 +40,9 @@ class FindingRow(TypedDict):
     match_key: str
     reason: str
     waived: bool
+    cause: str  # README "Causes": the first that holds, or "unknown"
+    remedy: str
+    cause_also: str  # the other causes that hold, ";"-joined in precedence order
 
 
 KINDS: tuple[str, ...] = (
@@ -50,6 +57,24 @@ KIND_SEVERITY: dict[str, str] = {
     "should_be_active": "medium", "ambiguous_match": "medium", "attribute_mismatch": "low",
 }
 KEY_ATTRIBUTES = frozenset({"userName", "externalId"})
+
+
+# Per kind, the causes in precedence order: the first whose predicate holds is the finding's `cause`, the others
+# that hold are its `cause_also`; none holds: `unknown`.
+CAUSE_PRECEDENCE: dict[str, tuple[str, ...]] = {
+    "attribute_mismatch": (Cause.JOB_NOT_RUNNING, Cause.EXPORT_FAILED, Cause.MANAGER_SCOPED_LATER,
+                           Cause.CLEARED_IN_ENTRA, Cause.CHANGED_IN_RINGCENTRAL),
+    "missing_in_target": (Cause.JOB_NOT_RUNNING, Cause.EXPORT_FAILED, Cause.CAME_BACK_INTO_SCOPE,
+                          Cause.SKIPPED_BY_ENTRA, Cause.ASSIGNED_AFTER_LAST_CYCLE),
+    "should_be_inactive": (Cause.JOB_NOT_RUNNING, Cause.EXPORT_FAILED, Cause.SKIP_OUT_OF_SCOPE_DELETIONS,
+                           Cause.SOFT_DELETED, Cause.DISABLED, Cause.FILTERED_OUT, Cause.NESTED_ONLY,
+                           Cause.UNASSIGNED),
+    "orphan_in_target": (Cause.CREATED_IN_RINGCENTRAL, Cause.DELETED_USER_LEFTOVER),
+    "should_be_active": (Cause.JOB_NOT_RUNNING, Cause.EXPORT_FAILED, Cause.DEACTIVATED_IN_RINGCENTRAL,
+                         Cause.NOT_ACTIVATED_YET),
+    "ambiguous_match": (Cause.RENAME_LEFTOVER,),
+}
+CAUSES: tuple[str, ...] = (*dict.fromkeys(c for causes in CAUSE_PRECEDENCE.values() for c in causes), Cause.UNKNOWN)
 
 
 def severity(kind: str, attribute: str = "") -> str:
@@ -67,6 +92,9 @@ def empty() -> pd.DataFrame:
 def read_findings(path: str | Path) -> pd.DataFrame:
     """A findings.csv as written by an audit run: every column a string except `waived`."""
     frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    for column in ADDED_COLUMNS:  # written before the column was added: read back empty
+        if column not in frame.columns:
+            frame[column] = ""
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
         raise FindingsFileError(f"{path}: not a findings table an audit wrote, missing columns {', '.join(missing)}")

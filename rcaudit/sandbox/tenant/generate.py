@@ -19,7 +19,7 @@ from typing import Any, TypedDict
 
 from rcaudit.model.errors import ConfigError
 from rcaudit.model.vocabulary import CORE_USER as CORE
-from rcaudit.model.vocabulary import DEFAULT_ACCESS_ROLE, ENTERPRISE
+from rcaudit.model.vocabulary import DEFAULT_ACCESS_ROLE, ENTERPRISE, Cause
 from rcaudit.sandbox.tenant.people import (
     COUNTRIES,
     COUNTRY_WEIGHTS,
@@ -35,6 +35,17 @@ GRACE = dt.timedelta(minutes=40)
 
 JOB_STATUSES = ("Active", "Paused", "Quarantine")
 
+# provisioningErrorInfo of the failures the generator plants (as Entra's provisioning log words them)
+BAD_VALUE = {"errorCode": "SystemForCrossDomainIdentityManagementBadRequest", "errorCategory": "nonServiceFailure",
+             "reason": "RingCentral returned HTTP 400: Parameter [extension.contact.businessAddress.state] value is "
+                       "invalid.", "additionalDetails": None, "recommendedAction": None}
+DUPLICATE = {"errorCode": "SystemForCrossDomainIdentityManagementServiceIncompatible",
+             "errorCategory": "nonServiceFailure", "reason": "RingCentral returned HTTP 409: duplicate email.",
+             "additionalDetails": None, "recommendedAction": None}
+# Skip reasons, as the skipped step describes them: out of scope (the user came back later), not entitled
+OUT_OF_SCOPE = "the User is not in scope for provisioning (not assigned, or filtered out by a scoping filter)"
+NOT_ENTITLED = "NotEffectivelyEntitled: the User's assignment record is not effective"
+
 # DESIGN.md attribute paths
 USERNAME, EXTERNAL_ID, DISPLAY_NAME, TITLE = "userName", "externalId", "displayName", "title"
 EMAIL = 'emails[type eq "work"].value'
@@ -47,7 +58,7 @@ def address_path(part: str) -> str:
     return f'addresses[type eq "work"].{part}'
 
 
-TRUTH_COLUMNS = ("kind", "entra_id", "scim_id", "attribute")
+TRUTH_COLUMNS = ("kind", "entra_id", "scim_id", "attribute", "cause")
 
 # Drift the generator plants on live users, and the attribute each one shows up on.
 PLANTS: dict[str, str] = {
@@ -58,14 +69,23 @@ PLANTS: dict[str, str] = {
     "cleared_mobile": MOBILE, "stale_surname": FAMILY, "stale_department": DEPARTMENT,
 }
 PLANTS_ORDER = tuple(PLANTS)
+# The probable cause each plant leaves evidence for (README "Causes"): an edit in RingCentral after Entra's last
+# cycle (the account's meta.lastModified), a value cleared in Entra, or a change in Entra whose export failed (a
+# failed provisioning event naming the attribute).
+PLANT_CAUSES: dict[str, str] = {plant: Cause.CHANGED_IN_RINGCENTRAL for plant in PLANTS} | {
+    plant: Cause.CLEARED_IN_ENTRA for plant in PLANTS if plant.startswith("cleared_")} | {
+    "stale_surname": Cause.EXPORT_FAILED, "stale_department": Cause.EXPORT_FAILED}
 
 
 @dataclass(frozen=True, order=True)
 class TruthRow:
+    """A planted finding; `cause` is the probable cause its evidence points to (not part of its identity)."""
+
     kind: str
     entra_id: str
     scim_id: str
     attribute: str = ""
+    cause: str = field(default="", compare=False)
 
 
 class _GraphGroup(TypedDict):
@@ -75,6 +95,28 @@ class _GraphGroup(TypedDict):
     displayName: str
     members: list[str]
     createdDateTime: str
+
+
+@dataclass
+class _World:
+    """What the build steps assemble together: the tenant's ids, groups, assignments and accounts."""
+
+    tenant_id: str
+    sp_id: str
+    app_id: str
+    user_role: str
+    admin_role: str
+    msiam: str
+    long_ago: dt.datetime
+    assigned_groups: dict[str, _GraphGroup]
+    nested: _GraphGroup
+    all_staff: _GraphGroup
+    group_assigned_at: dict[str, dt.datetime]
+    assignments: list[dict[str, Any]] = field(default_factory=list)
+    accounts: list[dict[str, Any]] = field(default_factory=list)
+    accounts_of: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    drift_index: int = 0
+    deleted_seen: int = 0
 
 
 @dataclass(frozen=True)
@@ -97,13 +139,14 @@ def write_truth_csv(rows: Iterable[TruthRow], path: str | Path) -> Path:
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(TRUTH_COLUMNS)
-        writer.writerows((r.kind, r.entra_id, r.scim_id, r.attribute) for r in sorted(rows))
+        writer.writerows((r.kind, r.entra_id, r.scim_id, r.attribute, r.cause) for r in sorted(rows))
     return path
 
 
 def read_truth_csv(path: str | Path) -> list[TruthRow]:
     with Path(path).open(newline="", encoding="utf-8") as handle:
-        return [TruthRow(r["kind"], r["entra_id"], r["scim_id"], r["attribute"]) for r in csv.DictReader(handle)]
+        return [TruthRow(r["kind"], r["entra_id"], r["scim_id"], r["attribute"], r.get("cause") or "")
+                for r in csv.DictReader(handle)]
 
 
 def _iso(moment: dt.datetime, millis: bool = False) -> str:
@@ -139,6 +182,7 @@ class _Person:
     deleted_at: dt.datetime | None = None
     old_upn: str | None = None  # before a rename
     old_surname: str | None = None
+    in_scope_at: dt.datetime | None = None  # when an assignment first put them in scope
     extra: dict[str, Any] = field(default_factory=dict)  # Entra-side overrides (cleared values, traps)
 
 
@@ -165,6 +209,15 @@ class _Generator:
         self._next_suffix: dict[str, int] = {}
         self._rc_counter = 0
         self._direct_counter = 0
+        # The job's clock. Its last cycle ended a few minutes ago; a quarantined job's last successful one 3 days
+        # ago. A Paused or quarantined job is stopped since its last success (`stopped_since`); Entra's attempts
+        # for a user are dated at the last cycle, or for a quarantined job at its latest retry (6 hours ago).
+        self.cycle_end = self.now - dt.timedelta(minutes=self.rng.randrange(3, 35))
+        self.last_success = self.now - dt.timedelta(days=3) if job_status == "Quarantine" else self.cycle_end
+        self.stopped_since = self.last_success if job_status in ("Paused", "Quarantine") else None
+        self.attempt_at = self.now - dt.timedelta(hours=6) if job_status == "Quarantine" else self.cycle_end
+        self.planted_events: list[tuple[_Person, str, dict[str, Any], tuple[str, ...]]] = []
+        self._missing_seen = 0
 
     # ids and numbers
     def uuid(self) -> str:
@@ -184,8 +237,24 @@ class _Generator:
     def trap(self, name: str, ident: str) -> None:
         self.traps.setdefault(name, []).append(ident)
 
-    def finding(self, kind: str, entra_id: str = "", scim_id: str = "", attribute: str = "") -> None:
-        self.truth.append(TruthRow(kind, entra_id, scim_id, attribute))
+    def finding(self, kind: str, entra_id: str = "", scim_id: str = "", attribute: str = "", cause: str = "") -> None:
+        self.truth.append(TruthRow(kind, entra_id, scim_id, attribute, cause))
+
+    def job_explains(self, *changes: dt.datetime | None) -> bool:
+        """The generator's own rule: a stopped job explains a finding whose planted change (a user put in scope,
+        a soft delete, one of Entra's failed attempts) is dated after the job stopped."""
+        since = self.stopped_since
+        return since is not None and any(c is not None and c > since for c in changes)
+
+    def failed_attempt(self, p: _Person, action: str, error: dict[str, Any], attributes: tuple[str, ...] = ()) -> str:
+        """Plant Entra's failed attempt for `p` (at the latest attempt), naming `attributes`; returns its cause."""
+        self.planted_events.append((p, "failure", {"action": action, **error}, attributes))
+        return Cause.JOB_NOT_RUNNING if self.job_explains(self.attempt_at) else Cause.EXPORT_FAILED
+
+    def touch(self, acct: dict[str, Any]) -> None:
+        """An edit in RingCentral after Entra's last successful cycle: the account's meta.lastModified says so."""
+        acct["meta"]["lastModified"] = _iso(self.moment(self.last_success + dt.timedelta(seconds=1),
+                                                        self.now - dt.timedelta(minutes=1)), True)
 
     def moment(self, start: dt.datetime, end: dt.datetime) -> dt.datetime:
         span = max(1, int((end - start).total_seconds()))
@@ -351,7 +420,8 @@ class _Generator:
                                    "country": p.country.rc_name}
         if p.office.state:
             address["region"] = p.office.state
-        modified = self.moment(created, self.now - dt.timedelta(minutes=1)) if created < self.now - GRACE else created
+        cap = self.last_success - dt.timedelta(minutes=1)  # Entra's last write: not after its last cycle
+        modified = self.moment(created, cap) if created < cap else created
         user: dict[str, Any] = {
             "schemas": [CORE, ENTERPRISE],
             "id": rc_id,
@@ -391,13 +461,21 @@ class _Generator:
             chosen.append(self.rng.choice(others))
         for plant in chosen:
             self.apply_plant(plant, p, acct)
-            self.finding("attribute_mismatch", p.id, acct["id"], PLANTS[plant])
+            attributes = (PLANTS[plant],) + ((DISPLAY_NAME,) if plant == "stale_surname" and self.profile == "classic"
+                                             else ())
+            cause = PLANT_CAUSES[plant]
+            if cause == Cause.CHANGED_IN_RINGCENTRAL:
+                self.touch(acct)
+            elif cause == Cause.EXPORT_FAILED:
+                cause = self.failed_attempt(p, "update", BAD_VALUE, attributes)
+            for attribute in attributes:
+                self.finding("attribute_mismatch", p.id, acct["id"], attribute, cause)
 
     @staticmethod
     def applicable(plant: str, p: _Person) -> bool:
         if plant == "rc_region":
             return bool(p.office.state)
-        if plant in ("missing_mobile", "cleared_mobile"):
+        if plant in ("rc_mobile", "missing_mobile", "cleared_mobile"):  # rc_mobile changes a mobile RingCentral has
             return bool(p.mobile_e164)
         if plant == "cleared_title":
             return p.title is not None
@@ -446,8 +524,6 @@ class _Generator:
         if plant == "stale_surname":
             p.old_surname = p.surname
             p.surname = self.rng.choice([s for s in p.country.surnames if s != p.surname])
-            if self.profile == "classic":
-                self.finding("attribute_mismatch", p.id, acct["id"], DISPLAY_NAME)
             return FAMILY
         raise AssertionError(plant)
 
@@ -464,18 +540,27 @@ class _Generator:
 
     # --- build ----------------------------------------------------------------------------------
     def build(self) -> GeneratedTenant:
-        rng = self.rng
+        """People and their roles, the tenant's ids and groups, each person on both sides, the orphans, then the
+        files. Every step draws from the one random generator, in this order (same seed, same tenant)."""
         people = self.people()
         self.assign_roles(people)
+        world = self.new_world()
+        for p in people:
+            self.place(world, p)
+        self.orphans(world)
+        if self.profile == "classic":
+            self.managers(people, world.accounts_of)
+        tenant = self.tenant(world, people)
+        traps = {name: tuple(ids) for name, ids in sorted(self.traps.items())}
+        return GeneratedTenant(tenant, tuple(sorted(self.truth)), traps)
+
+    def new_world(self) -> _World:
+        """The tenant's ids; its groups (one assigned per department, a nested one inside Customer Support, an
+        unassigned "All Staff") and the groups' assignments."""
         tenant_id = self.uuid()
         sp_id, app_id = self.uuid(), self.uuid()
         user_role, admin_role, msiam = self.uuid(), self.uuid(), self.uuid()
-        assignments: list[dict[str, Any]] = []
-        accounts: list[dict[str, Any]] = []
-        accounts_of: dict[str, list[dict[str, Any]]] = {}
         long_ago = self.now - dt.timedelta(days=2 * 365)
-
-        # groups: assigned groups per department, one nested group, some unassigned groups
         assigned_groups: dict[str, _GraphGroup] = {
             dept: {"id": self.uuid(), "displayName": f"RingCentral - {dept}", "members": [],
                    "createdDateTime": _iso(long_ago - dt.timedelta(days=30))}
@@ -487,149 +572,224 @@ class _Generator:
                                   "createdDateTime": _iso(long_ago)}
         group_assigned_at = {g["id"]: self.moment(long_ago, long_ago + dt.timedelta(days=20))
                              for g in assigned_groups.values()}
-
-        def assign(principal: str, kind: str, role: str, when: dt.datetime, name: str) -> None:
-            assignments.append({
-                "id": self.uuid().replace("-", "")[:22] + "AQ", "deletedDateTime": None, "appRoleId": role,
-                "createdDateTime": _iso(when), "principalDisplayName": name, "principalId": principal,
-                "principalType": kind, "resourceDisplayName": "RingCentral", "resourceId": sp_id,
-            })
-
+        world = _World(tenant_id=tenant_id, sp_id=sp_id, app_id=app_id, user_role=user_role, admin_role=admin_role,
+                       msiam=msiam, long_ago=long_ago, assigned_groups=assigned_groups, nested=nested,
+                       all_staff=all_staff, group_assigned_at=group_assigned_at)
         for group in assigned_groups.values():
-            assign(group["id"], "Group", user_role, group_assigned_at[group["id"]], group["displayName"])
+            self.assign(world, group["id"], "Group", user_role, group_assigned_at[group["id"]], group["displayName"])
+        return world
 
-        def put_in_scope(p: _Person, when: dt.datetime | None = None, via_group: bool | None = None) -> None:
-            if via_group is None:
-                via_group = rng.random() < 0.6
-            if via_group and when is None:
-                assigned_groups.get(p.department, assigned_groups["Executive"])["members"].append(p.id)
-            else:
-                at = when or self.moment(max(p.created, long_ago), self.now - dt.timedelta(days=2))
-                role = admin_role if p.is_manager and rng.random() < 0.3 else user_role
-                assign(p.id, "User", role, at, f"{p.given} {p.surname}")
+    def assign(self, world: _World, principal: str, kind: str, role: str, when: dt.datetime, name: str) -> None:
+        world.assignments.append({
+            "id": self.uuid().replace("-", "")[:22] + "AQ", "deletedDateTime": None, "appRoleId": role,
+            "createdDateTime": _iso(when), "principalDisplayName": name, "principalId": principal,
+            "principalType": kind, "resourceDisplayName": "RingCentral", "resourceId": world.sp_id,
+        })
 
-        def add_account(p: _Person, acct: dict[str, Any]) -> dict[str, Any]:
-            accounts.append(acct)
-            accounts_of.setdefault(p.id, []).append(acct)
-            return acct
+    def put_in_scope(self, world: _World, p: _Person, when: dt.datetime | None = None,
+                     via_group: bool | None = None) -> None:
+        """Through the department's assigned group (most people), else a direct assignment at `when`."""
+        if via_group is None:
+            via_group = self.rng.random() < 0.6
+        if via_group and when is None:
+            group = world.assigned_groups.get(p.department, world.assigned_groups["Executive"])
+            group["members"].append(p.id)
+            p.in_scope_at = world.group_assigned_at[group["id"]]
+        else:
+            at = when or self.moment(max(p.created, world.long_ago), self.now - dt.timedelta(days=2))
+            role = world.admin_role if p.is_manager and self.rng.random() < 0.3 else world.user_role
+            self.assign(world, p.id, "User", role, at, f"{p.given} {p.surname}")
+            p.in_scope_at = at
 
-        drift_index = deleted_seen = 0
-        for p in people:
-            if not p.role.startswith("deleted_"):
-                all_staff["members"].append(p.id)
-            role = p.role
-            created = self.provisioned(p)
-            if role in ("live", "drift", "trap_case", "trap_whitespace", "trap_empty"):
-                put_in_scope(p)
-                acct = add_account(p, self.account(p, active=True, created=created))
-                if role == "drift":
-                    self.plant_drift(p, acct, drift_index)
-                    drift_index += 1
-                elif role == "trap_case":
-                    local, _, host = acct["userName"].partition("@")
-                    acct["userName"] = f"{local.title()}@{host.upper()}"
-                    acct["emails"][0]["value"] = acct["userName"]
-                    self.trap("case", p.id)
-                elif role == "trap_whitespace":
-                    if p.title:
-                        p.extra["jobTitle"] = "  " + p.title.replace(" ", "  ") + " "
-                    acct["addresses"][0]["streetAddress"] = p.office.street + "  "
-                    self.trap("whitespace", p.id)
-                elif role == "trap_empty":
-                    if p.title is None or rng.random() < 0.5:
-                        p.extra["jobTitle"], p.title = None, None
-                        acct["title"] = ""
-                    if not p.office.state:
-                        acct["addresses"][0]["region"] = ""
-                    p.extra["streetAddress"] = None
-                    acct["addresses"][0].pop("streetAddress")
-                    if not p.mobile_e164:
-                        p.extra["mobilePhone"] = ""
-                    self.trap("empty_vs_absent", p.id)
-                if p.mobile_typed and p.mobile_typed != p.mobile_e164 and role == "live":
-                    self.trap("phone_format", p.id)
-                if p.country_form != p.country.rc_name and role == "live":
-                    self.trap("country_code_vs_name", p.id)
-            elif role == "renamed":
-                put_in_scope(p)
-                self.rename(p)
-                acct = add_account(p, self.account(p, active=True, created=created, upn=p.old_upn,
-                                                   surname=p.old_surname))
-                for attribute in (USERNAME, EMAIL, FAMILY) + ((DISPLAY_NAME,) if self.profile == "classic" else ()):
-                    self.finding("attribute_mismatch", p.id, acct["id"], attribute)
-            elif role == "renamed_leftover":
-                put_in_scope(p)
-                self.rename(p)
-                old = add_account(p, self.account(p, active=rng.random() < 0.5, created=created, upn=p.old_upn,
-                                                  surname=p.old_surname))
-                new = add_account(p, self.account(p, active=True, created=created + dt.timedelta(days=30)))
-                for acct in (old, new):
-                    self.finding("ambiguous_match", p.id, acct["id"])
-            elif role == "missing":
-                put_in_scope(p)
-                self.finding("missing_in_target", p.id)
-            elif role == "should_be_active":
-                put_in_scope(p)
-                acct = add_account(p, self.account(p, active=False, created=created))
-                self.finding("should_be_active", p.id, acct["id"])
-            elif role == "pending_assigned":
-                put_in_scope(p, when=self.in_grace())
-                self.trap("pending", p.id)
-            elif role == "pending_new":
-                p.created = self.in_grace()
-                put_in_scope(p, via_group=True)
-                self.trap("pending", p.id)
-            elif role == "pending_activation":
-                put_in_scope(p)
-                acct = add_account(p, self.account(p, active=False, created=self.in_grace()))
-                self.trap("pending_activation", acct["id"])
-            elif role.startswith("disabled_"):
-                p.enabled = False
-                put_in_scope(p)
-                if role == "disabled_never":
-                    self.trap("disabled_never_provisioned", p.id)
-                else:
-                    acct = add_account(p, self.account(p, active=role == "disabled_active", created=created))
-                    if role == "disabled_active":
-                        self.finding("should_be_inactive", p.id, acct["id"])
-                    else:
-                        self.trap("correctly_deactivated", acct["id"])
-            elif role.startswith("default_"):
-                # Default Access is provisioned like any role: Entra stopped skipping it in July 2020 (its
-                # troubleshooting page "No users are being provisioned"), the 2019 RingCentral tutorial predates
-                # that. So an active account is right and a missing one is missing.
-                assign(p.id, "User", rng.choice((msiam, DEFAULT_ACCESS_ROLE)),
-                       self.moment(max(p.created, long_ago), self.now - dt.timedelta(days=2)), f"{p.given} {p.surname}")
-                if role == "default_active":
-                    add_account(p, self.account(p, active=True, created=created))
-                    self.trap("default_access_provisioned", p.id)
-                else:
-                    self.finding("missing_in_target", p.id)
-            elif role.startswith(("unassigned_", "nested_")):
-                if role.startswith("nested_"):
-                    nested["members"].append(p.id)
-                if role.endswith("_active"):
-                    acct = add_account(p, self.account(p, active=True, created=created))
-                    self.finding("should_be_inactive", p.id, acct["id"])
-                elif role.endswith("_inactive"):
-                    acct = add_account(p, self.account(p, active=False, created=created))
-                    self.trap("correctly_deactivated", acct["id"])
-            elif role.startswith("deleted_"):  # soft-deleted: gone from /users, groups and assignments
-                p.deleted_at = self.moment(self.now - dt.timedelta(days=25), self.now - dt.timedelta(days=1))
-                acct = add_account(p, self.account(p, active=role == "deleted_active", created=created))
-                deleted_seen += 1
-                if deleted_seen % 2 == 0:  # an account made before externalId was mapped: it pairs on userName only
-                    acct.pop("externalId", None)
-                if role == "deleted_active":
-                    self.finding("should_be_inactive", p.id, acct["id"])
-                else:
-                    self.trap("correctly_deactivated", acct["id"])
-            else:  # pragma: no cover - every role is handled above
-                raise AssertionError(role)
-            if accounts_of.get(p.id) and p.role not in ("renamed_leftover",):
-                self.trap("rc_owned_phones", accounts_of[p.id][0]["id"])
+    @staticmethod
+    def add_account(world: _World, p: _Person, acct: dict[str, Any]) -> dict[str, Any]:
+        world.accounts.append(acct)
+        world.accounts_of.setdefault(p.id, []).append(acct)
+        return acct
 
-        # orphans: accounts of people long gone from Entra (hard-deleted), some still active
+    def place(self, world: _World, p: _Person) -> None:
+        """One person on both sides, as their role says, with the finding or trap it plants."""
+        if not p.role.startswith("deleted_"):
+            world.all_staff["members"].append(p.id)
+        role = p.role
+        created = self.provisioned(p)
+        if role in ("live", "drift", "trap_case", "trap_whitespace", "trap_empty"):
+            self.place_live(world, p, created)
+        elif role in ("renamed", "renamed_leftover"):
+            self.place_renamed(world, p, created)
+        elif role in ("missing", "should_be_active") or role.startswith("pending_"):
+            self.place_provisioning(world, p, created)
+        elif role.startswith("disabled_"):
+            self.place_disabled(world, p, created)
+        elif role.startswith("default_"):
+            self.place_default_access(world, p, created)
+        elif role.startswith(("unassigned_", "nested_")):
+            self.place_out_of_scope(world, p, created)
+        elif role.startswith("deleted_"):
+            self.place_deleted(world, p, created)
+        else:  # pragma: no cover - every role is handled above
+            raise AssertionError(role)
+        if world.accounts_of.get(p.id) and p.role not in ("renamed_leftover",):
+            self.trap("rc_owned_phones", world.accounts_of[p.id][0]["id"])
+
+    def place_live(self, world: _World, p: _Person, created: dt.datetime) -> None:
+        """A live user with an account: clean, drifted, or one of the formatting traps."""
+        role = p.role
+        self.put_in_scope(world, p)
+        acct = self.add_account(world, p, self.account(p, active=True, created=created))
+        if role == "drift":
+            self.plant_drift(p, acct, world.drift_index)
+            world.drift_index += 1
+        elif role == "trap_case":
+            local, _, host = acct["userName"].partition("@")
+            acct["userName"] = f"{local.title()}@{host.upper()}"
+            acct["emails"][0]["value"] = acct["userName"]
+            self.trap("case", p.id)
+        elif role == "trap_whitespace":
+            if p.title:
+                p.extra["jobTitle"] = "  " + p.title.replace(" ", "  ") + " "
+            acct["addresses"][0]["streetAddress"] = p.office.street + "  "
+            self.trap("whitespace", p.id)
+        elif role == "trap_empty":
+            self.trap_empty(p, acct)
+        if p.mobile_typed and p.mobile_typed != p.mobile_e164 and role == "live":
+            self.trap("phone_format", p.id)
+        if p.country_form != p.country.rc_name and role == "live":
+            self.trap("country_code_vs_name", p.id)
+
+    def trap_empty(self, p: _Person, acct: dict[str, Any]) -> None:
+        """Empty on one side, absent on the other: not drift."""
+        if p.title is None or self.rng.random() < 0.5:
+            p.extra["jobTitle"], p.title = None, None
+            acct["title"] = ""
+        if not p.office.state:
+            acct["addresses"][0]["region"] = ""
+        p.extra["streetAddress"] = None
+        acct["addresses"][0].pop("streetAddress")
+        if not p.mobile_e164:
+            p.extra["mobilePhone"] = ""
+        self.trap("empty_vs_absent", p.id)
+
+    def place_renamed(self, world: _World, p: _Person, created: dt.datetime) -> None:
+        """Renamed in Entra: the account still has the old names, or a second account was made for the new ones."""
+        self.put_in_scope(world, p)
+        self.rename(p)
+        if p.role == "renamed":
+            acct = self.add_account(world, p, self.account(p, active=True, created=created, upn=p.old_upn,
+                                                           surname=p.old_surname))
+            attributes = (USERNAME, EMAIL, FAMILY) + ((DISPLAY_NAME,) if self.profile == "classic" else ())
+            cause = self.failed_attempt(p, "update", DUPLICATE, attributes)  # the new name's e-mail is taken
+            for attribute in attributes:
+                self.finding("attribute_mismatch", p.id, acct["id"], attribute, cause)
+            return
+        old = self.add_account(world, p, self.account(p, active=self.rng.random() < 0.5, created=created,
+                                                      upn=p.old_upn, surname=p.old_surname))
+        new = self.add_account(world, p, self.account(p, active=True, created=created + dt.timedelta(days=30)))
+        for acct in (old, new):
+            self.finding("ambiguous_match", p.id, acct["id"], cause=Cause.RENAME_LEFTOVER)
+
+    def place_provisioning(self, world: _World, p: _Person, created: dt.datetime) -> None:
+        """Live users Entra has not (fully) provisioned: missing, inactive, or still inside the grace window."""
+        role = p.role
+        if role == "missing":
+            self.place_missing(world, p)
+        elif role == "should_be_active":
+            self.put_in_scope(world, p)
+            acct = self.add_account(world, p, self.account(p, active=False, created=created))
+            self._missing_seen += 1
+            if self._missing_seen % 2:
+                cause = self.failed_attempt(p, "update", BAD_VALUE)
+            else:  # deactivated in RingCentral after Entra's last cycle
+                self.touch(acct)
+                cause = Cause.DEACTIVATED_IN_RINGCENTRAL
+            self.finding("should_be_active", p.id, acct["id"], cause=cause)
+        elif role == "pending_assigned":
+            self.put_in_scope(world, p, when=self.in_grace())
+            self.trap("pending", p.id)
+        elif role == "pending_new":
+            p.created = self.in_grace()
+            self.put_in_scope(world, p, via_group=True)
+            self.trap("pending", p.id)
+        else:  # pending_activation
+            self.put_in_scope(world, p)
+            acct = self.add_account(world, p, self.account(p, active=False, created=self.in_grace()))
+            self.trap("pending_activation", acct["id"])
+
+    def place_missing(self, world: _World, p: _Person) -> None:
+        """Live and in scope, no account: Entra's create failed, or it skipped them as out of scope (they came
+        back into scope later). While the job is stopped, they were put in scope after it stopped."""
+        if self.job_status == "Quarantine" and self.stopped_since is not None:
+            self.put_in_scope(world, p, when=self.moment(self.stopped_since + dt.timedelta(hours=1),
+                                                         self.now - dt.timedelta(hours=1)))
+        else:
+            self.put_in_scope(world, p)
+        self._missing_seen += 1
+        if self._missing_seen % 2:
+            cause = self.failed_attempt(p, "create", DUPLICATE)
+        else:
+            self.planted_events.append((p, "skipped", {"action": "other", "reason": OUT_OF_SCOPE}, ()))
+            cause = Cause.CAME_BACK_INTO_SCOPE
+        if self.job_explains(max(p.created, p.in_scope_at or p.created)):
+            cause = Cause.JOB_NOT_RUNNING
+        self.finding("missing_in_target", p.id, cause=cause)
+
+    def place_disabled(self, world: _World, p: _Person, created: dt.datetime) -> None:
+        """Assigned but disabled (accountEnabled false): an active account should be inactive."""
+        p.enabled = False
+        self.put_in_scope(world, p)
+        if p.role == "disabled_never":
+            self.trap("disabled_never_provisioned", p.id)
+            return
+        acct = self.add_account(world, p, self.account(p, active=p.role == "disabled_active", created=created))
+        if p.role == "disabled_active":
+            self.finding("should_be_inactive", p.id, acct["id"], cause=Cause.DISABLED)
+        else:
+            self.trap("correctly_deactivated", acct["id"])
+
+    def place_default_access(self, world: _World, p: _Person, created: dt.datetime) -> None:
+        """Default Access is provisioned like any role: Entra stopped skipping it in July 2020 (its troubleshooting
+        page "No users are being provisioned"), the 2019 RingCentral tutorial predates that. So an active account
+        is right and a missing one is missing."""
+        role = self.rng.choice((world.msiam, DEFAULT_ACCESS_ROLE))
+        p.in_scope_at = self.moment(max(p.created, world.long_ago), self.now - dt.timedelta(days=2))
+        self.assign(world, p.id, "User", role, p.in_scope_at, f"{p.given} {p.surname}")
+        if p.role == "default_active":
+            self.add_account(world, p, self.account(p, active=True, created=created))
+            self.trap("default_access_provisioned", p.id)
+            return
+        # a broken assignment record: Entra skips the user as not effectively entitled (the troubleshooting page)
+        self.planted_events.append((p, "skipped", {"action": "other", "reason": NOT_ENTITLED}, ()))
+        cause = Cause.JOB_NOT_RUNNING if self.job_explains(max(p.created, p.in_scope_at)) else Cause.SKIPPED_BY_ENTRA
+        self.finding("missing_in_target", p.id, cause=cause)
+
+    def place_out_of_scope(self, world: _World, p: _Person, created: dt.datetime) -> None:
+        """Unassigned, or only in the nested group: an active account should be inactive."""
+        if p.role.startswith("nested_"):
+            world.nested["members"].append(p.id)
+        if p.role.endswith("_active"):
+            acct = self.add_account(world, p, self.account(p, active=True, created=created))
+            cause = Cause.NESTED_ONLY if p.role.startswith("nested_") else Cause.UNASSIGNED
+            self.finding("should_be_inactive", p.id, acct["id"], cause=cause)
+        elif p.role.endswith("_inactive"):
+            acct = self.add_account(world, p, self.account(p, active=False, created=created))
+            self.trap("correctly_deactivated", acct["id"])
+
+    def place_deleted(self, world: _World, p: _Person, created: dt.datetime) -> None:
+        """Soft-deleted: gone from /users, groups and assignments; the account may still be active."""
+        p.deleted_at = self.moment(self.now - dt.timedelta(days=25), self.now - dt.timedelta(days=1))
+        acct = self.add_account(world, p, self.account(p, active=p.role == "deleted_active", created=created))
+        world.deleted_seen += 1
+        if world.deleted_seen % 2 == 0:  # an account made before externalId was mapped: it pairs on userName only
+            acct.pop("externalId", None)
+        if p.role == "deleted_active":
+            cause = Cause.JOB_NOT_RUNNING if self.job_explains(p.deleted_at) else Cause.SOFT_DELETED
+            self.finding("should_be_inactive", p.id, acct["id"], cause=cause)
+        else:
+            self.trap("correctly_deactivated", acct["id"])
+
+    def orphans(self, world: _World) -> None:
+        """Accounts of people long gone from Entra (hard-deleted), some still active, some made by hand."""
+        rng = self.rng
         for i in range(self.few * 2):
             country = rng.choice(COUNTRIES)
             given, surname = rng.choice(country.given), rng.choice(country.surnames)
@@ -637,56 +797,61 @@ class _Generator:
             ghost = _Person(id="", given=given, surname=surname, country=country, office=country.offices[0],
                             department=rng.choice(list(DEPARTMENTS)), title="Contractor", nick=nick,
                             upn=self.unique_upn(nick), mobile_typed=None, mobile_e164=None,
-                            country_form=country.code, usage_location=country.code, created=long_ago)
-            acct = self.account(ghost, active=i % 2 == 0, created=long_ago + dt.timedelta(days=i))
+                            country_form=country.code, usage_location=country.code, created=world.long_ago)
+            acct = self.account(ghost, active=i % 2 == 0, created=world.long_ago + dt.timedelta(days=i))
             if rng.random() < 0.3:
                 acct.pop("externalId")  # created by hand in RingCentral
-            accounts.append(acct)
+            world.accounts.append(acct)
             if acct["active"]:
-                self.finding("orphan_in_target", "", acct["id"])
+                self.finding("orphan_in_target", "", acct["id"], cause=Cause.DELETED_USER_LEFTOVER
+                             if acct.get("externalId") else Cause.CREATED_IN_RINGCENTRAL)
             else:
                 self.trap("inactive_orphan", acct["id"])
 
-        if self.profile == "classic":
-            self.managers(people, accounts_of)
-
+    def tenant(self, world: _World, people: list[_Person]) -> dict[str, Any]:
+        """The tenant file (DESIGN.md format): Graph's side, RingCentral's, the sandbox's profile."""
         live_users = [self.graph_user(p) for p in people if p.deleted_at is None]
         deleted_users = [self.graph_user(p) for p in people if p.deleted_at is not None]
-        rng.shuffle(accounts)  # RingCentral lists in its own order, not Entra's
-        groups = [*assigned_groups.values(), nested, all_staff]
-        job_id = default_job_id(tenant_id)
-        tenant = {
+        self.rng.shuffle(world.accounts)  # RingCentral lists in its own order, not Entra's
+        groups = [*world.assigned_groups.values(), world.nested, world.all_staff]
+        job_id = default_job_id(world.tenant_id)
+        return {
             "graph": {
-                "tenantId": tenant_id,
-                "servicePrincipal": {
-                    "id": sp_id, "appId": app_id, "displayName": "RingCentral", "accountEnabled": True,
-                    "servicePrincipalType": "Application", "appRoleAssignmentRequired": True,
-                    "tags": ["WindowsAzureActiveDirectoryIntegratedApp"],
-                    "appRoles": [
-                        {"id": user_role, "displayName": "User", "value": "User", "isEnabled": True,
-                         "allowedMemberTypes": ["User"], "description": "User", "origin": "Application"},
-                        {"id": admin_role, "displayName": "Admin", "value": "Admin", "isEnabled": True,
-                         "allowedMemberTypes": ["User"], "description": "Admin", "origin": "Application"},
-                        {"id": msiam, "displayName": "msiam_access", "value": None, "isEnabled": True,
-                         "allowedMemberTypes": ["User"], "description": "msiam_access", "origin": "Application"},
-                    ],
-                },
+                "tenantId": world.tenant_id,
+                "servicePrincipal": self.service_principal(world),
                 "users": live_users,
                 "deletedUsers": deleted_users,
                 "groups": groups,
-                "appRoleAssignments": assignments,
+                "appRoleAssignments": world.assignments,
                 "synchronizationJob": self.job(job_id),
-                "provisioningEvents": self.events(people, accounts_of, tenant_id, job_id, sp_id),
+                "provisioningEvents": self.events(people, world.accounts_of, world.tenant_id, job_id, world.sp_id),
             },
-            "scim": {"Users": accounts},
+            "scim": {"Users": world.accounts},
             "sandbox": {"schemaProfile": self.profile},
         }
-        traps = {name: tuple(ids) for name, ids in sorted(self.traps.items())}
-        return GeneratedTenant(tenant, tuple(sorted(self.truth)), traps)
+
+    @staticmethod
+    def service_principal(world: _World) -> dict[str, Any]:
+        """The RingCentral gallery app's service principal with its three roles (User, Admin, msiam_access)."""
+        return {
+            "id": world.sp_id, "appId": world.app_id, "displayName": "RingCentral", "accountEnabled": True,
+            "servicePrincipalType": "Application", "appRoleAssignmentRequired": True,
+            "tags": ["WindowsAzureActiveDirectoryIntegratedApp"],
+            "appRoles": [
+                {"id": world.user_role, "displayName": "User", "value": "User", "isEnabled": True,
+                 "allowedMemberTypes": ["User"], "description": "User", "origin": "Application"},
+                {"id": world.admin_role, "displayName": "Admin", "value": "Admin", "isEnabled": True,
+                 "allowedMemberTypes": ["User"], "description": "Admin", "origin": "Application"},
+                {"id": world.msiam, "displayName": "msiam_access", "value": None, "isEnabled": True,
+                 "allowedMemberTypes": ["User"], "description": "msiam_access", "origin": "Application"},
+            ],
+        }
 
     def managers(self, people: list[_Person], accounts_of: dict[str, list[dict[str, Any]]]) -> None:
-        """Classic profile: RingCentral holds the manager's account id; some of them drifted."""
-        drift_budget = self.few * 2
+        """Classic profile: RingCentral holds the manager's account id; some were changed in RingCentral, and some
+        users were provisioned before their manager came into scope (the manager's account is the newer one), so
+        Entra never set theirs (its known issue: only a restart does)."""
+        drift_budget = later_budget = self.few * 2
         for p in people:
             mine = accounts_of.get(p.id, [])
             if len(mine) != 1:
@@ -698,13 +863,19 @@ class _Generator:
                 "unassigned_active", "unassigned_inactive", "nested_active")
             if expected is not None:
                 acct[ENTERPRISE]["manager"] = {"value": expected}
-                if live_paired and p.role == "drift" and drift_budget > 0:
+                if live_paired and p.role == "drift" and later_budget > 0 and \
+                        boss[0]["meta"]["created"] > acct["meta"]["created"]:
+                    del acct[ENTERPRISE]["manager"]
+                    later_budget -= 1
+                    self.finding("attribute_mismatch", p.id, acct["id"], MANAGER, Cause.MANAGER_SCOPED_LATER)
+                elif live_paired and p.role == "drift" and drift_budget > 0:
                     acct[ENTERPRISE]["manager"] = {"value": self.rc_id()}
+                    self.touch(acct)
                     drift_budget -= 1
-                    self.finding("attribute_mismatch", p.id, acct["id"], MANAGER)
+                    self.finding("attribute_mismatch", p.id, acct["id"], MANAGER, Cause.CHANGED_IN_RINGCENTRAL)
 
     def job(self, job_id: str) -> dict[str, Any]:
-        last = self.now - dt.timedelta(minutes=self.rng.randrange(3, 35))
+        last = self.cycle_end
         status: dict[str, Any] = {
             "code": self.job_status, "countSuccessiveCompleteFailures": 0, "escrowsPruned": False,
             "lastExecution": {"activityIdentifier": None, "countEntitled": 0, "countExported": 0,
@@ -739,54 +910,57 @@ class _Generator:
 
     def events(self, people: list[_Person], accounts_of: dict[str, list[dict[str, Any]]], tenant_id: str,
                job_id: str, sp_id: str) -> list[dict[str, Any]]:
-        """Provisioning log: recent successes for a sample of users, failures for users that carry findings."""
+        """Provisioning log: successes for a sample of users (none after the last successful cycle), then the
+        attempts planted for findings (failures naming what Entra tried to write, skips with their reason), dated
+        at the latest attempt so they are each user's latest event."""
         rng = self.rng
-        with_findings = {r.entra_id for r in self.truth if r.entra_id}
         sample = rng.sample(people, min(len(people), 300))
-        events: list[dict[str, Any]] = []
-        for p in sample + [p for p in people if p.id in with_findings and p.role in ("missing", "drift",
-                                                                                       "should_be_active")]:
-            failed = (p.id in with_findings and p.role in ("missing", "should_be_active")) or (
-                p.role == "drift" and rng.random() < 0.3)
-            acct = (accounts_of.get(p.id) or [{}])[0]
-            when = self.moment(self.now - dt.timedelta(days=7), self.now - dt.timedelta(minutes=45))
-            action = "create" if p.role == "missing" else "update"
-            status: dict[str, Any] = {"status": "success", "errorInformation": None}
-            if failed:
-                status = {"status": "failure", "errorInformation": rng.choice([
-                    {"errorCode": "SystemForCrossDomainIdentityManagementBadRequest",
-                     "errorCategory": "nonServiceFailure",
-                     "reason": "Parameter [extension.contact.businessAddress.state] value is invalid.",
-                     "additionalDetails": None, "recommendedAction": None},
-                    {"errorCode": "SystemForCrossDomainIdentityManagementServiceIncompatible",
-                     "errorCategory": "nonServiceFailure", "reason": "RingCentral returned HTTP 409: duplicate email.",
-                     "additionalDetails": None, "recommendedAction": None},
-                ])}
-            events.append({
-                "id": self.uuid(), "activityDateTime": _iso(when), "tenantId": tenant_id, "jobId": job_id,
-                "cycleId": self.uuid(), "changeId": self.uuid(), "provisioningAction": action,
-                "durationInMilliseconds": rng.randrange(300, 4000),
-                "initiatedBy": {"id": "", "displayName": "Azure AD Provisioning Service", "initiatorType": "system"},
-                "servicePrincipal": {"id": sp_id, "displayName": "RingCentral"},
-                "sourceSystem": {"id": self.uuid(), "displayName": "Microsoft Entra ID", "details": {}},
-                "targetSystem": {"id": self.uuid(), "displayName": "RingCentral", "details": {
-                    "ServicePrincipalId": sp_id, "ServicePrincipalDisplayName": "RingCentral"}},
-                "sourceIdentity": {"id": p.id, "displayName": f"{p.given} {p.surname}", "identityType": "User",
-                                   "details": {}},
-                "targetIdentity": {"id": acct.get("id", ""), "displayName": acct.get("userName", ""),
-                                   "identityType": "User", "details": {}},
-                "provisioningStatusInfo": status,
-                "provisioningSteps": [
-                    {"name": "EntryImport", "provisioningStepType": "import", "status": "success",
-                     "description": f"Retrieved {p.upn} from Microsoft Entra ID", "details": {}},
-                    {"name": "EntryExport", "provisioningStepType": "export", "status": status["status"],
-                     "description": f"{'Failed to' if failed else 'Did'} {action} User '{p.upn}' in RingCentral",
-                     "details": {}},
-                ],
-                "modifiedProperties": [{"displayName": "department", "oldValue": None, "newValue": p.department}],
-            })
+        latest_success = min(self.now - dt.timedelta(minutes=45), self.last_success)
+        context = (accounts_of, tenant_id, job_id, sp_id)
+        events = [self.event(p, context, self.moment(self.now - dt.timedelta(days=7), latest_success), "update",
+                             "success", None, (DEPARTMENT,)) for p in sample]
+        for p, status, detail, attributes in self.planted_events:
+            error = {k: v for k, v in detail.items() if k != "action"} if status == "failure" else None
+            events.append(self.event(p, context, self.attempt_at, detail["action"], status, error, attributes,
+                                     skip_reason=detail.get("reason", "") if status == "skipped" else ""))
         events.sort(key=lambda e: e["activityDateTime"], reverse=True)
         return events
+
+    def event(self, p: _Person, context: tuple[Any, str, str, str], when: dt.datetime, action: str, status: str,
+              error: dict[str, Any] | None, attributes: tuple[str, ...], skip_reason: str = "") -> dict[str, Any]:
+        """One provisioningObjectSummary as Graph returns it (the skip reason in the skipped step's description)."""
+        accounts_of, tenant_id, job_id, sp_id = context
+        acct = (accounts_of.get(p.id) or [{}])[0]
+        last_step = {"name": "EntryExport", "provisioningStepType": "export", "status": status, "details": {},
+                     "description": f"{'Failed to' if status == 'failure' else 'Did'} {action} User '{p.upn}' in "
+                                    "RingCentral"}
+        if status == "skipped":
+            last_step = {"name": "EntrySynchronizationSkipped", "provisioningStepType": "scoping", "status": status,
+                         "description": f"User '{p.upn}' was skipped: {skip_reason}", "details": {}}
+        written = {DEPARTMENT: p.department}
+        return {
+            "id": self.uuid(), "activityDateTime": _iso(when), "tenantId": tenant_id, "jobId": job_id,
+            "cycleId": self.uuid(), "changeId": self.uuid(), "provisioningAction": action,
+            "durationInMilliseconds": self.rng.randrange(300, 4000),
+            "initiatedBy": {"id": "", "displayName": "Azure AD Provisioning Service", "initiatorType": "system"},
+            "servicePrincipal": {"id": sp_id, "displayName": "RingCentral"},
+            "sourceSystem": {"id": self.uuid(), "displayName": "Microsoft Entra ID", "details": {}},
+            "targetSystem": {"id": self.uuid(), "displayName": "RingCentral", "details": {
+                "ServicePrincipalId": sp_id, "ServicePrincipalDisplayName": "RingCentral"}},
+            "sourceIdentity": {"id": p.id, "displayName": f"{p.given} {p.surname}", "identityType": "User",
+                               "details": {}},
+            "targetIdentity": {"id": acct.get("id", ""), "displayName": acct.get("userName", ""),
+                               "identityType": "User", "details": {}},
+            "provisioningStatusInfo": {"status": status, "errorInformation": error},
+            "provisioningSteps": [
+                {"name": "EntryImport", "provisioningStepType": "import", "status": "success",
+                 "description": f"Retrieved {p.upn} from Microsoft Entra ID", "details": {}},
+                last_step,
+            ],
+            # the target attributes Entra wrote (or tried to): the value only where it is not personal
+            "modifiedProperties": [{"displayName": a, "oldValue": None,
+                                    "newValue": written.get(a) if status == "success" else None} for a in attributes],
+        }
 
 
 def generate(users: int = 2000, seed: int = 0, now: dt.datetime | None = None, schema_profile: str = "current",
