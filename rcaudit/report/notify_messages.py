@@ -171,15 +171,15 @@ def _cut(text: str, limit: int) -> str:
 def slack_payload(notice: Notice) -> dict[str, Any]:
     """A Slack incoming-webhook message: fallback text plus Block Kit blocks (shapes: module docstring)."""
     heading = title(notice)
-    fields = [{"type": "plain_text", "text": _cut(f"{k}: {v}", 2000)} for k, v in facts(notice)[:SLACK_FIELDS_LIMIT]
-              if k not in ("Report", "Run")]
+    fields = [{"type": "plain_text", "text": _cut(slack_escape(f"{k}: {v}"), 2000)}
+              for k, v in facts(notice)[:SLACK_FIELDS_LIMIT] if k not in ("Report", "Run")]
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": _cut(heading, SLACK_HEADER_LIMIT)}},
+        {"type": "header", "text": {"type": "plain_text", "text": _cut(slack_escape(heading), SLACK_HEADER_LIMIT)}},
         {"type": "section", "fields": fields},
     ]
     lines = example_lines(notice)
     if lines:
-        text = _cut("New findings:\n" + "\n".join(lines), SLACK_TEXT_LIMIT)
+        text = _cut(slack_escape("New findings:\n" + "\n".join(lines)), SLACK_TEXT_LIMIT)
         blocks.append({"type": "section", "text": {"type": "plain_text", "text": text}})
     blocks.append({"type": "context", "elements": [
         {"type": "mrkdwn", "text": _cut(f"Run `{slack_escape(notice.run_id)}` · report `{slack_escape(notice.report)}`",
