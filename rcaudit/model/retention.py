@@ -4,7 +4,7 @@ Run folders hold personal data (every snapshot carries names, e-mails and phone 
 day, so a scheduler's owner prunes them; but a run folder is also the only record of the fix-ups applied from
 it (its journals are what a rollback reads). So pruning is a dry run unless asked, touches only folders named
 like a run id that hold a `summary.json`, never follows a symlink, and keeps: the latest successful run (and
-the latest of each real tenant: the next run's "new since last run" compares with it), a run whose fix-up
+the latest successful real one, behind newer demo runs: the next scheduled run compares with it), a run whose fix-up
 lock is held, and a run with operations applied in the last 30 days. Files only, no network.
 """
 
@@ -22,7 +22,7 @@ from typing import Any
 
 from rcaudit.fix.journal import LOCK_NAME, fixes_folder, load_journal, open_intents
 from rcaudit.model.errors import ConfigError
-from rcaudit.model.runs import RUN_ID, origin_key, verdict
+from rcaudit.model.runs import RUN_ID, verdict
 
 APPLY_WINDOW_DAYS = 30  # a run with operations applied this recently is never pruned: rollback reads its journal
 
@@ -153,17 +153,16 @@ def recent_operations(folder: Path, now: dt.datetime, days: int = APPLY_WINDOW_D
 
 
 def _protected(runs: list[RunFolder]) -> dict[Path, str]:
-    """The latest successful run, and the latest successful real run of each tenant and SCIM URL."""
+    """The latest successful run, and the latest successful real run (so newer demo runs never leave a tenant's
+    schedule without the run its next "new since last run" compares with). Only these two: protecting the
+    latest run of every tenant ever audited would keep an abandoned tenant's personal data for good."""
     kept: dict[Path, str] = {}
     successful = [r for r in runs if r.successful]  # newest first
     if successful:
         kept[successful[0].folder] = "the latest successful run"
-    seen: set[tuple[str, str, str]] = set()
-    for run in successful:
-        key = origin_key(run.summary or {}, run.folder)
-        if run.kind == "real" and key not in seen:
-            seen.add(key)
-            kept.setdefault(run.folder, "the latest successful run of its tenant (the next run compares with it)")
+    real = next((r for r in successful if r.kind == "real"), None)
+    if real is not None:
+        kept.setdefault(real.folder, "the latest successful real run (the next scheduled run compares with it)")
     return kept
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import datetime as dt
 import gzip
 import io
 import json
@@ -28,7 +29,7 @@ from rcaudit.model.runs import new_run_id
 from rcaudit.sandbox import Sandbox, generate
 from tests.support.tls_wsgi import https_wsgi
 
-pytestmark = pytest.mark.slow  # runs the audit notebook three times
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(480)]  # the first test sets up three audit-notebook runs
 
 SECRETS = ("Teams-Path-Secret-9a1f", "Sig-Secret-5d2c", "Slack-Secret-77e0", "Json-Secret-3b4d", "Fail-Secret-c0de")
 ORPHAN_NAME = "zed.newcomer@contoso.example"
@@ -105,6 +106,22 @@ def _with_orphan(snapshot: Path, into: Path) -> Path:
     return into
 
 
+OTHER_TENANT_RUN = new_run_id(dt.datetime.now(dt.UTC) - dt.timedelta(days=60))
+
+
+def _other_tenant_run(root: Path) -> Path:
+    """An old finished run of another tenant: never "the previous run" of these, and pruned by --keep 3."""
+    folder = root / OTHER_TENANT_RUN
+    folder.mkdir()
+    summary = {"run_id": folder.name, "started_at": (dt.datetime.now(dt.UTC) - dt.timedelta(days=60)).isoformat(),
+               "source": "environment", "origin": {"tenant_id": "another-tenant", "scim_url": "https://x/scim/v2"},
+               "findings": {"total": 0, "by_severity": {"high": 0, "medium": 0, "low": 0}, "waived": 0}}
+    (folder / "summary.json").write_text(json.dumps(summary))
+    (folder / "findings.csv").write_text(",".join(["kind", "severity", "entra_id", "scim_id", "user_name", "attribute",
+                                                   "waived"]) + "\n")
+    return folder
+
+
 @pytest.fixture(scope="module")
 def runs(receiver: Receiver, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
     root = tmp_path_factory.mktemp("outputs")
@@ -119,12 +136,14 @@ def runs(receiver: Receiver, tmp_path_factory: pytest.TempPathFactory) -> dict[s
         mp.setenv("RCAUDIT_PII_KEY", "notify-test-key")
         mp.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config")))
         mp.setenv("RCAUDIT_NOTIFY_URLS", _urls(receiver, "teams", "slack", "json"))
+        _other_tenant_run(root)
         done["first"] = _audit(receiver, [], root / new_run_id())
         first = done["first"].folder
         done["unchanged"] = _audit(receiver, ["--snapshot", str(first)], root / new_run_id())
         changed = _with_orphan(first / "snapshot", tmp_path_factory.mktemp("changed") / "snapshot")
         mp.setenv("RCAUDIT_NOTIFY_URLS", _urls(receiver, "json", "fail"))
-        done["new_high"] = _audit(receiver, ["--snapshot", str(changed), "--mask-pii"], root / new_run_id())
+        done["new_high"] = _audit(receiver, ["--snapshot", str(changed), "--mask-pii", "--keep", "3"],
+                                  root / new_run_id())
     return done
 
 
@@ -220,3 +239,14 @@ def test_every_run_writes_summary_md_and_rcaudit_summary_prints_it(runs: dict[st
     assert ORPHAN_NAME not in printed.lower() and not [n for n in names if n in printed.lower()]  # masked run
     unmasked = (runs["first"].folder / "summary.md").read_text()
     assert "everything above is new" in unmasked and len(unmasked.splitlines()) < 80  # short enough to paste
+
+
+def test_runs_of_another_tenant_are_not_compared_and_audit_keep_prunes_them(runs: dict[str, Run]) -> None:
+    first = json.loads((runs["first"].folder / "summary.json").read_text())
+    assert first["changes"] is None  # the other tenant's older run is not "the previous run"
+    run = runs["new_high"]
+    root = run.folder.parent
+    assert not (root / OTHER_TENANT_RUN).exists()
+    assert {r.folder.name for r in runs.values()} <= {p.name for p in root.iterdir()}  # the 3 newest stay
+    assert f"deleted {OTHER_TENANT_RUN}" in (run.folder / "run.log").read_text()
+    assert "; pruned 1 old run(s)" in run.out
