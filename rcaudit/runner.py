@@ -76,7 +76,8 @@ def notebook_parameters(notebook: Path = AUDIT_NOTEBOOK) -> dict[str, Any]:
 def configured_secrets(settings: Settings) -> list[str]:
     """Every secret value the settings hold (fields kept out of repr), plus webhook URLs from the environment."""
     values = [getattr(settings, f.name) for f in dataclasses.fields(settings) if not f.repr]
-    values += os.environ.get("RCAUDIT_NOTIFY_URLS", "").split()
+    entries = os.environ.get("RCAUDIT_NOTIFY_URLS", "").split()
+    values += entries + [entry.partition(":")[2] for entry in entries]  # each webhook with and without its kind
     return [str(v) for v in values if v]
 
 

@@ -250,3 +250,18 @@ def test_runs_of_another_tenant_are_not_compared_and_audit_keep_prunes_them(runs
     assert {r.folder.name for r in runs.values()} <= {p.name for p in root.iterdir()}  # the 3 newest stay
     assert f"deleted {OTHER_TENANT_RUN}" in (run.folder / "run.log").read_text()
     assert "; pruned 1 old run(s)" in run.out
+
+
+def test_http_logs_never_show_a_webhook_even_at_debug(receiver: Receiver, caplog: pytest.LogCaptureFixture) -> None:
+    """The session logs each request's URL (redacted of credential-like query values only): while a webhook is
+    posted those lines are scrubbed, since a webhook's path and query are its secret."""
+    from rcaudit.connect.notify import parse_targets, post_all
+
+    targets = parse_targets({"RCAUDIT_NOTIFY_URLS": _urls(receiver, "teams", "fail")})
+    caplog.set_level("DEBUG", logger="rcaudit.http")
+    outcomes = post_all(targets, {"teams": {"type": "message"}, "json": {"x": 1}}, str(receiver.ca_file),
+                        backoff=0.01)
+    assert [(o.sent, o.attempts) for o in outcomes] == [(True, 1), (False, 3)]
+    assert "POST" in caplog.text and "[webhook]" in caplog.text  # the lines are there, scrubbed
+    assert not [s for s in SECRETS if s in caplog.text]
+    assert not [s for s in SECRETS if s in " ".join(o.line() for o in outcomes)]

@@ -55,3 +55,14 @@ def test_hostile_values_are_escaped_for_each_service() -> None:
     assert "<!channel>" not in text and "&lt;!channel&gt;" in text
     card = str(teams_payload(notice))
     assert "[x](https://evil)" not in card and "\\\\[x\\\\]" in card
+
+
+def test_a_webhook_url_is_refused_as_a_notebook_parameter(monkeypatch: pytest.MonkeyPatch) -> None:
+    """papermill writes parameters into audit.ipynb: a webhook given as one must be refused, kind or not."""
+    from rcaudit.connect.config import Settings
+    from rcaudit.runner import check_parameters
+
+    monkeypatch.setenv("RCAUDIT_NOTIFY_URLS", f"slack:https://{SECRET}")
+    for value in (f"slack:https://{SECRET}", f"https://{SECRET}"):
+        with pytest.raises(ConfigError, match="configured secret"):
+            check_parameters([("group_by", value, True)], Settings.from_env())
