@@ -89,7 +89,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
     given = [(name, value, False) for name, value in args.parameter] + [(name, value, True) for name, value in args.raw]
     params = check_parameters(given, settings, reserved=(*RESERVED, *SANDBOX_ONLY))
     return audit(settings=settings, source="environment", out=args.out, snapshot=args.snapshot,
-                 params=params, fail_on=args.fail_on, mask_pii=args.mask_pii, log_cells=True)
+                 params=params, fail_on=args.fail_on, mask_pii=args.mask_pii, log_cells=True,
+                 notify_on=args.notify_on, keep=args.keep)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -213,6 +214,105 @@ def _provision_parser(commands: Any) -> None:
     provision.set_defaults(func=cmd_provision)
 
 
+# --- run history: summary, runs, and what `audit` does after a run (notifications, --keep) ---------------------
+def _run_folder_arg(value: str, settings: Settings) -> Path:
+    """`--run DIR` or `latest` (the newest finished run under RCAUDIT_OUTPUTS)."""
+    if value != "latest":
+        return Path(value).expanduser()
+    from rcaudit.model.runs import list_runs
+
+    runs = list_runs(settings.outputs)
+    if not runs:
+        raise ConfigError(f"--run latest: no finished audit run under {settings.outputs} (RCAUDIT_OUTPUTS)")
+    return runs[-1].folder
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    """Print a run's summary.md (ticket text)."""
+    folder = _run_folder_arg(args.run, Settings.from_env())
+    path = folder / "summary.md"
+    if not path.is_file():
+        raise ConfigError(f"--run {folder}: no summary.md there (not a run folder, or a run made before summary.md "
+                          "existed: re-audit it with `rcaudit audit --snapshot`)")
+    print(path.read_text(encoding="utf-8"), end="")
+    return EXIT_OK
+
+
+def _size(size: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024  # type: ignore[assignment]
+    return f"{size} B"
+
+
+def _run_line(run: Any) -> str:
+    by = run.findings.get("by_severity") or {}
+    counts = "/".join(str(int(by.get(level, 0))) for level in ("high", "medium", "low")) if run.summary else "-"
+    return (f"{run.started_at:%Y-%m-%d %H:%M}Z  {run.run_id}  {run.kind:<4}  {run.verdict:<10}  "
+            f"{counts:>14}  {_size(run.size):>9}")
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    """List run folders newest first; with --prune, show (and with --apply, delete) the old ones."""
+    from rcaudit.model.retention import plan_prune, prune, scan_runs
+
+    settings = Settings.from_env()
+    runs = scan_runs(settings.outputs)
+    if not args.prune:
+        if args.keep is not None or args.older_than is not None or args.apply:
+            raise ConfigError("--keep, --older-than and --apply go with --prune")
+        print(f"{len(runs)} run folder(s) under {settings.outputs}, newest first "
+              "(kind: demo = sandbox, real = a tenant's data; counts high/medium/low):")
+        for run in runs:
+            print(_run_line(run))
+        print(f"total {_size(sum(r.size for r in runs))}")
+        return EXIT_OK
+    decisions = plan_prune(runs, keep=args.keep, older_than=args.older_than)
+    doomed = [d for d in decisions if d.delete]
+    for decision in decisions:
+        verb = ("delete" if args.apply else "would delete") if decision.delete else "keep"
+        print(f"{verb:<12}  {_run_line(decision.run)}  {decision.reason}")
+    deleted, problems = prune(decisions, apply=args.apply)
+    for problem in problems:
+        print(f"rcaudit: {problem}", file=sys.stderr)
+    freed = _size(sum(d.run.size for d in doomed if d.run.folder in set(deleted)))
+    if args.apply:
+        print(f"deleted {len(deleted)} run folder(s), {freed} freed")
+    else:
+        print(f"dry run: {len(doomed)} run folder(s) ({_size(sum(d.run.size for d in doomed))}) would be deleted; "
+              "add --apply to delete them")
+    return EXIT_ERROR if problems else EXIT_OK
+
+
+def _after_run_options(audit: argparse.ArgumentParser) -> None:
+    audit.add_argument("--notify-on", choices=("new", "any", "always"), default="new",
+                       help="when to post to the RCAUDIT_NOTIFY_URLS webhooks: new (default) = a finding at or above "
+                            "--fail-on that the previous run of this tenant did not have; any = any such finding; "
+                            "always = every run")
+    audit.add_argument("--keep", type=int, metavar="N",
+                       help="after a finished run, delete run folders beyond the N newest (as `rcaudit runs --prune "
+                            "--keep N --apply`)")
+
+
+def _history_commands(commands: Any) -> None:
+    summary = commands.add_parser("summary", help="print a run's summary.md (ticket text)")
+    summary.add_argument("--run", default="latest", metavar="DIR",
+                         help="the run folder, or `latest` (default): the newest finished run")
+    summary.set_defaults(func=cmd_summary)
+    runs = commands.add_parser(
+        "runs", help="list run folders (newest first); --prune deletes old ones (a dry run unless --apply)",
+        description="List run folders under RCAUDIT_OUTPUTS. --prune removes old ones: only folders named like a "
+                    "run id that hold a summary.json, never following symlinks, never the latest successful run, a "
+                    "run with a fix-up lock, or one with operations applied in the last 30 days.")
+    runs.add_argument("--prune", action="store_true", help="show which run folders would be deleted")
+    rule = runs.add_mutually_exclusive_group()
+    rule.add_argument("--keep", type=int, metavar="N", help="with --prune: keep the N newest")
+    rule.add_argument("--older-than", type=float, metavar="DAYS", help="with --prune: delete runs older than DAYS")
+    runs.add_argument("--apply", action="store_true", help="with --prune: really delete (default: a dry run)")
+    runs.set_defaults(func=cmd_runs)
+
+
 def _apply_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--apply", action="store_true", help="write to RingCentral (default: a dry run)")
     parser.add_argument("--max-changes", type=int, default=25, metavar="N",
@@ -279,6 +379,7 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--mask-pii", action="store_true",
                        help="hash every personal value (all but active, title, department, country) in the report, "
                             "CSV and summary")
+    _after_run_options(audit)
     audit.set_defaults(func=cmd_audit)
 
     check = commands.add_parser("check", help="test both connections and each permission, one line per check")
@@ -313,6 +414,7 @@ def build_parser() -> argparse.ArgumentParser:
     _apply_options(rollback)
     rollback.set_defaults(func=cmd_rollback)
     _provision_parser(commands)
+    _history_commands(commands)
     return parser
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from rcaudit.connect.config import PROJECT_ROOT, Settings
-from rcaudit.model.errors import ConfigError, ExitCode, NotebookError
+from rcaudit.model.errors import ConfigError, ExitCode, NotebookError, RcauditError
 from rcaudit.model.runs import create_run_folder
 from rcaudit.report.export import export_html, strip_saved_notebook
 from rcaudit.workbook import FAIL_ON
@@ -77,7 +77,8 @@ def notebook_parameters(notebook: Path | None = None) -> dict[str, Any]:
 def configured_secrets(settings: Settings) -> list[str]:
     """Every secret value the settings hold (fields kept out of repr), plus webhook URLs from the environment."""
     values = [getattr(settings, f.name) for f in dataclasses.fields(settings) if not f.repr]
-    values += os.environ.get("RCAUDIT_NOTIFY_URLS", "").split()
+    entries = os.environ.get("RCAUDIT_NOTIFY_URLS", "").split()
+    values += entries + [entry.partition(":")[2] for entry in entries]  # each webhook with and without its kind
     return [str(v) for v in values if v]
 
 
@@ -211,11 +212,18 @@ def run_notebook(parameters: dict[str, Any], folder: Path, notebook: Path = AUDI
 
 def audit(*, settings: Settings, source: str, out: str | None = None, snapshot: str | None = None,
           params: dict[str, Any] | None = None, fail_on: str = "high", mask_pii: bool = False,
-          notebook: Path | None = None, log_cells: bool = False) -> int:
+          notebook: Path | None = None, log_cells: bool = False, notify_on: str | None = None,
+          keep: int | None = None) -> int:
     """One audit run; returns the exit code (0 clean, 1 findings at or above `fail_on`, 2 error). `notebook`
-    None is AUDIT_NOTEBOOK, read when called: the seam the exit-code tests use to run a tiny fixture notebook."""
+    None is AUDIT_NOTEBOOK, read when called: the seam the exit-code tests use to run a tiny fixture notebook.
+
+    After a finished run: with `notify_on` (`rcaudit audit`; never `demo`) the RCAUDIT_NOTIFY_URLS webhooks are
+    told, with `keep` old run folders are pruned; neither can change the exit code."""
     if fail_on not in FAIL_ON:
         raise ConfigError(f"--fail-on {fail_on}: expected one of {', '.join(FAIL_ON)}")
+    targets = _notify_targets(notify_on)  # a malformed RCAUDIT_NOTIFY_URLS is exit 2 before anything runs
+    if keep is not None and keep < 1:
+        raise ConfigError(f"--keep {keep}: must be at least 1 (the run just made is always kept)")
     if source == "environment" and not snapshot:
         missing = settings.missing()
         if missing:
@@ -244,10 +252,92 @@ def audit(*, settings: Settings, source: str, out: str | None = None, snapshot: 
     summary = json.loads(summary_file.read_text(encoding="utf-8"))
     counts = summary["findings"]
     severity = ", ".join(f"{k} {v}" for k, v in counts["by_severity"].items())
-    print(f"rcaudit: {summary['sizes']['entra_users']:,} Entra users, {summary['sizes']['scim_users']:,} "
-          f"RingCentral accounts ({summary['source']}): {counts['total']:,} findings ({severity}), "
-          f"{counts['waived']} waived; report: {report}")
     from rcaudit.model.findings import read_findings
     from rcaudit.workbook import should_fail
 
-    return EXIT_FINDINGS if should_fail(read_findings(folder / "findings.csv"), fail_on) else EXIT_OK
+    code = EXIT_FINDINGS if should_fail(read_findings(folder / "findings.csv"), fail_on) else EXIT_OK
+    after = [notify_after_run(folder, summary, str(report), notify_on, targets, settings)] if notify_on else []
+    after += [prune_after_run(settings.outputs, keep, folder)] if keep is not None else []
+    print(f"rcaudit: {summary['sizes']['entra_users']:,} Entra users, {summary['sizes']['scim_users']:,} "
+          f"RingCentral accounts ({summary['source']}): {counts['total']:,} findings ({severity}), "
+          f"{counts['waived']} waived; report: {report}" + "".join(f"; {part}" for part in after if part))
+    return code
+
+
+# --- after the run: notifications and pruning (never change the exit code) ------------------------------------
+def _notify_targets(notify_on: str | None) -> list[Any]:
+    if notify_on is None:
+        return []
+    from rcaudit.connect.notify import parse_targets
+    from rcaudit.report.notify_messages import NOTIFY_ON
+
+    if notify_on not in NOTIFY_ON:
+        raise ConfigError(f"--notify-on {notify_on}: expected one of {', '.join(NOTIFY_ON)}")
+    return parse_targets()
+
+
+def new_examples(folder: Path, summary: dict[str, Any], settings: Settings) -> list[dict[str, str]]:
+    """The worst new findings (all, on a first run) for a notice: by account id when the run is masked."""
+    from rcaudit.model.findings import SEVERITY_RANK, read_findings
+    from rcaudit.model.runs import origin_key
+    from rcaudit.report.notify_messages import EXAMPLES
+    from rcaudit.workbook import previous_changes
+
+    findings = read_findings(folder / "findings.csv")
+    changes = previous_changes(settings.outputs, folder, findings, origin_key(summary, folder))
+    new = changes[1].new if changes is not None else findings[~findings["waived"]]
+    new = new.assign(_rank=new["severity"].map(SEVERITY_RANK)).sort_values("_rank", kind="stable").head(EXAMPLES)
+    masked = bool(summary.get("masked"))
+    return [{"severity": r["severity"], "kind": r["kind"], "attribute": r["attribute"],
+             "who": (r["scim_id"] or r["entra_id"]) if masked else (r["user_name"] or r["scim_id"] or r["entra_id"])}
+            for r in new.to_dict("records")]
+
+
+def notify_after_run(folder: Path, summary: dict[str, Any], report: str, notify_on: str, targets: list[Any],
+                     settings: Settings) -> str:
+    """Decide, post, log each outcome to run.log; returns the summary line's part. Never raises."""
+    from rcaudit.model.runs import log_to_run
+
+    try:
+        from rcaudit.connect.notify import post_all
+        from rcaudit.report.notify_messages import notice_from_summary, payload, should_notify
+
+        if not targets:
+            return ""
+        notice = notice_from_summary(summary, report, new_examples(folder, summary, settings))
+        wanted, why = should_notify(notice, notify_on)
+        if not wanted:
+            log_to_run(folder, f"notify: not sent (--notify-on {notify_on}: {why})")
+            return f"notify: quiet ({why})"
+        bodies = {kind: payload(kind, notice, summary, notify_on) for kind in {t.kind for t in targets}}
+        outcomes = post_all(targets, bodies, settings.ca_bundle)
+    except Exception as exc:  # a notification never fails the audit
+        log_to_run(folder, f"notify: FAILED before posting ({type(exc).__name__})")
+        return f"notify: FAILED ({type(exc).__name__}, see {folder / 'run.log'})"
+    log_to_run(folder, f"notify: {why}")
+    for outcome in outcomes:
+        log_to_run(folder, outcome.line())
+    failed = [o for o in outcomes if not o.sent]
+    sent = len(outcomes) - len(failed)
+    if failed:
+        return f"notify: {sent} sent, {len(failed)} FAILED (see {folder / 'run.log'})"
+    return f"notify: {sent} sent ({why})"
+
+
+def prune_after_run(outputs: Path, keep: int, folder: Path) -> str:
+    """`rcaudit audit --keep N`: delete run folders beyond the N newest (with every protection of
+    `rcaudit runs --prune`); logged in run.log; never raises."""
+    from rcaudit.model.retention import plan_prune, prune, scan_runs
+    from rcaudit.model.runs import log_to_run
+
+    try:
+        decisions = plan_prune(scan_runs(outputs), keep=keep)
+        deleted, problems = prune(decisions, apply=True)
+    except (OSError, RcauditError) as exc:
+        log_to_run(folder, f"prune --keep {keep}: FAILED ({type(exc).__name__})")
+        return f"prune: FAILED ({type(exc).__name__})"
+    for path in deleted:
+        log_to_run(folder, f"prune --keep {keep}: deleted {path.name}")
+    for problem in problems:
+        log_to_run(folder, f"prune --keep {keep}: {problem}")
+    return f"pruned {len(deleted)} old run(s)" + (f", {len(problems)} problem(s) (see run.log)" if problems else "")

@@ -24,11 +24,12 @@ from rcaudit.audit.reconcile import AuditOptions, AuditResult, reconcile
 from rcaudit.connect.config import Settings
 from rcaudit.model.errors import ConfigError
 from rcaudit.model.findings import COLUMNS, SEVERITY_RANK, finding_key
-from rcaudit.model.runs import create_run_folder, list_runs
+from rcaudit.model.runs import create_run_folder, folder_key, origin_key, previous_run, verdict
 from rcaudit.model.snapshot import Snapshot
 from rcaudit.report.export import Html, note, warning
 from rcaudit.report.export import table as table_html
 from rcaudit.report.masking import mask, mask_event_text, mask_findings, pii_key
+from rcaudit.report.summary_md import render_summary_md
 from rcaudit.report.trends import Changes, compare, open_findings
 
 SOURCES = ("auto", "environment", "sandbox")
@@ -234,14 +235,50 @@ def provisioning_failures(snapshot: Snapshot, findings: pd.DataFrame, top: int =
     return pd.DataFrame(rows, columns=["when", "action", "user", "entra_id", "error", "reason"]).head(top)
 
 
-def previous_changes(outputs: Path, folder: Path, findings: pd.DataFrame) -> tuple[str, Changes] | None:
-    """New / fixed / persisting against the latest earlier run, if there is one."""
-    earlier = [r for r in list_runs(outputs) if r.folder.resolve() != folder.resolve()]
-    if not earlier:
+def previous_changes(outputs: Path, folder: Path, findings: pd.DataFrame,
+                     key: tuple[str, str, str] | None = None) -> tuple[str, Changes] | None:
+    """New / fixed / persisting against the previous run of the same source, tenant and SCIM URL (under the
+    outputs folder or beside this run folder), if there is one; `key` defaults to the saved snapshot's."""
+    earlier = previous_run((Path(outputs), folder.parent), folder, key or folder_key(folder))
+    if earlier is None:
         return None
     current = findings[~findings["waived"]].copy()
     current["key"] = finding_key(current)
-    return earlier[-1].run_id, compare(open_findings(earlier[-1]), current)
+    return earlier.run_id, compare(open_findings(earlier), current)
+
+
+def snapshot_origin(snapshot: Snapshot) -> dict[str, str]:
+    """summary.json `origin` (added): which tenant and RingCentral the run read, to find its previous run."""
+    return {"tenant_id": snapshot.tenant_id, "scim_url": str(snapshot.rc_identity.get("scim_url") or "")}
+
+
+def _changes_summary(changes: tuple[str, Changes] | None) -> dict[str, Any] | None:
+    """summary.json `changes` (added): counts against the previous run of the same origin, or null."""
+    if changes is None:
+        return None
+    previous, change = changes
+
+    def by_severity(frame: pd.DataFrame) -> dict[str, int]:
+        return {level: int((frame["severity"] == level).sum()) for level in SEVERITY_RANK}
+
+    return {"previous_run": previous, **change.counts(), "new_by_severity": by_severity(change.new),
+            "fixed_by_severity": by_severity(change.fixed)}
+
+
+def write_summary_md(folder: Path, summary: dict[str, Any], findings: pd.DataFrame,
+                     changes: tuple[str, Changes] | None, key: bytes | None = None) -> Path:
+    """`summary.md` beside summary.json; with `key` (--mask-pii) the fixed rows, read from the earlier run's
+    findings.csv, are masked too (that run may not have been masked)."""
+    new = fixed = None
+    if changes is not None:
+        new, fixed = changes[1].new, changes[1].fixed.copy()
+        if key is not None:
+            fixed["user_name"] = fixed["user_name"].map(
+                lambda v: v if str(v).startswith("pii:") else mask(str(v), key))
+    text = render_summary_md(summary, findings, new, fixed, report=str(folder / "report.html"))
+    path = folder / "summary.md"
+    path.write_text(text, encoding="utf-8")
+    return path
 
 
 def should_fail(findings: pd.DataFrame, fail_on: str) -> bool:
@@ -270,12 +307,17 @@ class RunClock:
 
 
 def write_outputs(folder: Path, result: AuditResult, snapshot: Snapshot, clock: RunClock,
-                  mask_pii: bool = False, settings: Settings | None = None) -> dict[str, Any]:
-    """findings.csv, findings.parquet and summary.json in the run folder; returns the summary."""
+                  mask_pii: bool = False, settings: Settings | None = None, fail_on: str = "high") -> dict[str, Any]:
+    """findings.csv, findings.parquet, summary.json and summary.md in the run folder; returns the summary."""
+    settings = settings or Settings.from_env()
     findings = result.findings
-    if mask_pii:
-        findings = mask_findings(findings, pii_key((settings or Settings.from_env()).pii_key))
+    key = pii_key(settings.pii_key) if mask_pii else None
+    if key is not None:
+        findings = mask_findings(findings, key)
     findings = findings[list(COLUMNS)]
+    origin = snapshot_origin(snapshot)
+    changes = previous_changes(settings.outputs, folder, findings,
+                               origin_key({"source": snapshot.source, "origin": origin}))
     findings.to_csv(folder / "findings.csv", index=False)
     findings.to_parquet(folder / "findings.parquet", index=False)
     clock.lap("write")
@@ -292,9 +334,15 @@ def write_outputs(folder: Path, result: AuditResult, snapshot: Snapshot, clock: 
         "requests": dict(snapshot.requests),
         "timings": {**snapshot.timings, **clock.timings},
         "masked": mask_pii,
+        # added in this edition (DESIGN.md: summary.json is extended only by adding)
+        "origin": origin,
+        "fail_on": fail_on,
+        "verdict": verdict(result.findings_summary()["by_severity"], fail_on),
+        "changes": _changes_summary(changes),
     }
     summary["findings"] = _with_by_cause(summary["findings"], result.counted)
     (folder / "summary.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_summary_md(folder, summary, findings, changes, key)
     return summary
 
 

@@ -68,7 +68,7 @@ from rcaudit.fix.guards import (
     recent_deactivations,
     target_problems,
 )
-from rcaudit.fix.journal import JournalLine, applied_op_ids, fixes_folder, pending_intents, run_journals
+from rcaudit.fix.journal import LOCK_NAME, JournalLine, applied_op_ids, fixes_folder, pending_intents, run_journals
 from rcaudit.fix.ops import same_value, shape_operations, shown, wire_value
 from rcaudit.fix.plan import LIFECYCLE_KINDS, Operation, Plan
 from rcaudit.model.errors import (
@@ -86,7 +86,6 @@ from rcaudit.model.runs import new_run_id
 from rcaudit.model.scim_path import target_reader
 from rcaudit.model.snapshot import rc_identity
 
-LOCK_NAME = ".apply.lock"
 JOURNAL_FIELDS = ("time", "fix_id", "plan_id", "op_id", "scim_id", "entra_id", "path", "op", "value", "audited",
                   "before", "after", "status", "http_status", "error")
 STATUSES = ("applied", "skipped_stale", "failed", "dry_run")  # outcomes (the counts); `intent` precedes a request

@@ -145,6 +145,9 @@ def open_intents(lines: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return open_
 
 
+LOCK_NAME = ".apply.lock"  # fixes/.apply.lock: an apply in progress (rcaudit.fix.apply.RunLock takes it)
+
+
 def fixes_folder(run_folder: str | Path) -> Path:
     return Path(run_folder) / "fixes"
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -62,3 +65,83 @@ def list_runs(outputs: Path) -> list[Run]:
         started = pd.Timestamp(summary.get("started_at") or summary_file.stat().st_mtime, tz="UTC")
         runs.append(Run(summary_file.parent, str(summary.get("run_id", summary_file.parent.name)), started, summary))
     return sorted(runs, key=lambda r: (r.started_at, r.run_id))
+
+
+# --- which tenant a run read, and the previous run of the same one ---------------------------------------------
+RUN_ID = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{4}$")  # what new_run_id makes: only such folders are ever pruned
+
+
+def origin_key(summary: dict[str, Any], folder: Path | None = None) -> tuple[str, str, str]:
+    """(source, tenant id, SCIM URL) of a run: what "the previous run of the same source" compares on.
+
+    From summary.json `origin` (added in this edition); for older runs from the snapshot's manifest. A sandbox's
+    SCIM URL is a random local port, so sandbox runs compare on source and tenant only."""
+    origin = summary.get("origin")
+    if not isinstance(origin, dict) and folder is not None:
+        origin = _manifest_origin(folder)
+    origin = origin if isinstance(origin, dict) else {}
+    source = str(summary.get("source") or "")
+    scim_url = str(origin.get("scim_url") or "") if source != "sandbox" else ""
+    return source, str(origin.get("tenant_id") or ""), scim_url
+
+
+def _manifest_origin(folder: Path) -> dict[str, str] | None:
+    try:
+        manifest = json.loads((folder / "snapshot" / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(manifest, dict):
+        return None
+    identity = manifest.get("rc_identity")
+    identity = identity if isinstance(identity, dict) else {}
+    return {"tenant_id": str(manifest.get("tenant_id") or ""), "scim_url": str(identity.get("scim_url") or "")}
+
+
+def folder_key(folder: Path) -> tuple[str, str, str]:
+    """`origin_key` of a run folder still being written, from its snapshot's manifest (saved at read time)."""
+    try:
+        manifest = json.loads((folder / "snapshot" / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        manifest = {}
+    source = str(manifest.get("source") or "") if isinstance(manifest, dict) else ""
+    return origin_key({"source": source}, folder)
+
+
+def previous_run(roots: Iterable[Path], folder: Path, key: tuple[str, str, str]) -> Run | None:
+    """The latest completed run, other than `folder`, of the same source, tenant and SCIM URL under any of
+    `roots` (the outputs folder, and the parent of an `--out` folder); None when there is none."""
+    here = folder.resolve()
+    seen: dict[Path, Run] = {}
+    for root in roots:
+        for run in list_runs(root):
+            where = run.folder.resolve()
+            if where != here and where not in seen and origin_key(run.summary, run.folder) == key:
+                seen[where] = run
+    earlier = sorted(seen.values(), key=lambda r: (r.started_at, r.run_id))
+    return earlier[-1] if earlier else None
+
+
+FAIL_LEVELS = ("none", "low", "medium", "high")
+
+
+def verdict(by_severity: dict[str, Any], fail_on: str = "high") -> str:
+    """`fail` (an unwaived finding at or above `fail_on`), `drift` (findings, none that high) or `clean`.
+
+    `by_severity` counts unwaived findings (summary.json `findings.by_severity`)."""
+    counts = {level: int(by_severity.get(level, 0) or 0) for level in ("high", "medium", "low")}
+    if fail_on != "none" and fail_on in FAIL_LEVELS:
+        gate = ("high", "medium", "low")[: ("high", "medium", "low").index(fail_on) + 1]
+        if any(counts[level] for level in gate):
+            return "fail"
+    return "drift" if any(counts.values()) else "clean"
+
+
+RUN_LOG = "run.log"
+
+
+def log_to_run(folder: Path, message: str) -> None:
+    """Append one time-stamped line to the run folder's run.log (what happened after the notebook: notifications,
+    pruning). Never a secret: callers pass only labels and origins."""
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    with (folder / RUN_LOG).open("a", encoding="utf-8") as handle:
+        handle.write(f"{stamp} {' '.join(message.split())}\n")
