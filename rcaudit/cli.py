@@ -255,7 +255,7 @@ def _run_line(run: Any) -> str:
 
 def cmd_runs(args: argparse.Namespace) -> int:
     """List run folders newest first; with --prune, show (and with --apply, delete) the old ones."""
-    from rcaudit.model.retention import plan_prune, prune, scan_runs
+    from rcaudit.retention import plan_prune, prune, scan_runs
 
     settings = Settings.from_env()
     runs = scan_runs(settings.outputs)

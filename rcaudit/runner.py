@@ -327,8 +327,8 @@ def notify_after_run(folder: Path, summary: dict[str, Any], report: str, notify_
 def prune_after_run(outputs: Path, keep: int, folder: Path) -> str:
     """`rcaudit audit --keep N`: delete run folders beyond the N newest (with every protection of
     `rcaudit runs --prune`); logged in run.log; never raises."""
-    from rcaudit.model.retention import plan_prune, prune, scan_runs
     from rcaudit.model.runs import log_to_run
+    from rcaudit.retention import plan_prune, prune, scan_runs
 
     try:
         decisions = plan_prune(scan_runs(outputs), keep=keep)

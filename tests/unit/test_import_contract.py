@@ -126,6 +126,16 @@ def test_the_pure_middle_reaches_no_network_and_no_edge_even_lazily() -> None:
     assert not problems, "a pure module reaches what it must not:\n" + "\n".join(problems)
 
 
+def test_the_model_is_the_bottom_layer() -> None:
+    """What every layer shares (errors, the findings contract, the Snapshot record, run folders) depends on no
+    layer above it: the engine, fix-ups and presentation read the model, never the other way round."""
+    graph = static_graph()
+    problems = [f"{module} imports {imported}" for module in sorted(graph) if _within(module, ("rcaudit.model",))
+                for imported in sorted(graph[module])
+                if imported.startswith("rcaudit.") and not _within(imported, ("rcaudit.model",))]
+    assert not problems, "\n".join(problems)
+
+
 def test_the_checker_refuses_a_pure_module_that_imports_requests(tmp_path: Path) -> None:
     """Proof the contract can fail: the same check on a copy of the package where `rcaudit.audit.normalize`
     imports requests inside a function, and where `rcaudit.fix.plan` imports the HTTP module."""
