@@ -320,3 +320,62 @@ def audit_now(connection: Connection) -> Path:
     clock.lap("reconcile")
     write_outputs(folder, result, snapshot, clock, settings=connection.settings)
     return folder
+
+
+# --- the report's first screen, the findings grid, the drill-down, run over run (issue 14) -------------------
+
+def verdict(result: AuditResult, snapshot: Snapshot, fail_on: str, banner: str | None = None) -> Html:
+    """The header band the report opens with: pass/fail against `fail_on`, severity tiles, job state, actions."""
+    from rcaudit.report.verdict import verdict_band
+
+    return verdict_band(result.counted, int(result.sizes.get("scim_users", len(snapshot.scim_users))), fail_on,
+                        should_fail(result.findings, fail_on), snapshot.job, banner)
+
+
+def findings_grid(snapshot: Snapshot, shown: pd.DataFrame, group_by: str = "department",
+                  mask_key: bytes | None = None) -> Html:
+    """Every finding in one interactive grid (what findings.csv holds, `user_name` shown as the original UPN for
+    soft-deleted users), with `group_by` as the department column."""
+    from rcaudit.report.drilldown import deleted_names
+    from rcaudit.report.grid import findings_grid as grid
+    from rcaudit.report.masking import mask_groups
+
+    groups = user_groups(snapshot, group_by)
+    if mask_key is not None:
+        groups = mask_groups(groups, group_by, mask_key)
+    return grid(shown, groups, deleted_names(snapshot, mask_key))
+
+
+def user_drilldown(snapshot: Snapshot, result: AuditResult, shown: pd.DataFrame,
+                   mask_key: bytes | None = None) -> Html:
+    """The per-user drill-down panel (both raw records, differing values, provisioning events, admin links)."""
+    from rcaudit.report.drilldown import drilldown_html, user_records
+
+    return drilldown_html(user_records(snapshot, result, shown, mask_key), panel_id="drilldown", boot=True)
+
+
+def display_names(snapshot: Snapshot, shown: pd.DataFrame, mask_key: bytes | None = None) -> pd.Series:
+    """`user_name` -> the label charts show: the original UPN for soft-deleted users, else the name itself."""
+    from rcaudit.report.drilldown import deleted_names
+
+    deleted = deleted_names(snapshot, mask_key)
+    first = shown["entra_id"].str.split(";").str[0]
+    picked = shown.loc[first.isin(deleted.keys()), "user_name"]
+    return pd.Series({name: deleted[i] + " (deleted)" for name, i in zip(picked, first[picked.index], strict=True)},
+                     dtype="object")
+
+
+def changes_grid(outputs: Path, folder: Path, findings: pd.DataFrame, started_at: dt.datetime) -> Html | None:
+    """New, fixed and persisting findings against the latest earlier run, each with its first-seen date and age
+    (days since the earliest run that had it); None when there is no earlier run."""
+    from rcaudit.report.trends import change_list, first_seen
+    from rcaudit.report.trends import changes_grid as grid
+
+    earlier = [r for r in list_runs(outputs) if r.folder.resolve() != folder.resolve()]
+    if not earlier:
+        return None
+    current = findings[~findings["waived"]].copy()
+    current["key"] = finding_key(current)
+    change = compare(open_findings(earlier[-1]), current)
+    listing = change_list(change, first_seen(earlier), pd.Timestamp(started_at))
+    return grid(listing, earlier[-1].run_id)
