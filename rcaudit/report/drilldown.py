@@ -86,12 +86,23 @@ def _links(entra_id: str, upn: str, scim_id: str, snapshot: Snapshot) -> list[li
     return links
 
 
-def _events(snapshot: Snapshot, entra_id: str, scim_ids: set[str]) -> list[list[str]]:
-    rows = []
+def _event_index(snapshot: Snapshot) -> dict[str, list[dict[str, Any]]]:
+    """Provisioning events by the Entra id and by the RingCentral id they name."""
+    index: dict[str, list[dict[str, Any]]] = {}
     for event in snapshot.provisioning_events:
-        source = str((event.get("sourceIdentity") or {}).get("id") or "")
-        target = str((event.get("targetIdentity") or {}).get("id") or "")
-        if (entra_id and source == entra_id) or (target and target in scim_ids):
+        ids = {str((event.get(side) or {}).get("id") or "") for side in ("sourceIdentity", "targetIdentity")}
+        for found in ids - {""}:
+            index.setdefault(found, []).append(event)
+    return index
+
+
+def _events(index: dict[str, list[dict[str, Any]]], entra_id: str, scim_ids: list[str]) -> list[list[str]]:
+    rows, seen = [], set()
+    for found in [entra_id, *scim_ids]:
+        for event in index.get(found, []) if found else []:
+            if id(event) in seen:
+                continue
+            seen.add(id(event))
             status = event.get("provisioningStatusInfo") or {}
             error = status.get("errorInformation") or {}
             rows.append([_text(event.get("activityDateTime")), _text(event.get("provisioningAction")),
@@ -99,19 +110,18 @@ def _events(snapshot: Snapshot, entra_id: str, scim_ids: set[str]) -> list[list[
     return sorted(rows, reverse=True)
 
 
-def _attribute_rows(result: Any, entra_id: str, scim_id: str, differing: set[str]) -> list[list[Any]]:
-    from rcaudit.report.charts import short_attribute
-
-    expected = result.expected.set_index("entra_id") if entra_id else None
-    actual = result.actual.set_index("scim_id") if scim_id else None
-    targets = [c for c in result.actual.columns if c not in ("scim_id", "active", "created", "entra_id", "match_key",
-                                                            "ambiguous", "entra_users")]
+def _attribute_rows(expected: pd.DataFrame, actual: pd.DataFrame, entra_id: str, scim_id: str,
+                    differing: set[str]) -> list[list[Any]]:
+    """Per audited attribute: path, expected (Entra), actual (RingCentral), 1 when they differ."""
+    targets = [c for c in actual.columns if c not in ("active", "created", "entra_id", "match_key", "ambiguous",
+                                                      "entra_users")]
+    want_row = expected.loc[entra_id] if entra_id and entra_id in expected.index else None
+    have_row = actual.loc[scim_id] if scim_id and scim_id in actual.index else None
     rows = []
     for target in ["active", *targets]:
-        want = expected.at[entra_id, target] if expected is not None and entra_id in expected.index \
-            and target in expected.columns else None
-        have = actual.at[scim_id, target] if actual is not None and scim_id in actual.index else None
-        rows.append([short_attribute(target), target, _text(want), _text(have), target in differing])
+        want = want_row[target] if want_row is not None and target in want_row.index else None
+        have = have_row[target] if have_row is not None and target in have_row.index else None
+        rows.append([target, _text(want), _text(have), 1 if target in differing else 0])
     return rows
 
 
@@ -134,6 +144,10 @@ def user_records(snapshot: Snapshot, result: Any, findings: pd.DataFrame, key: b
     users = {str(u.get("id")): u for u in [*snapshot.users, *snapshot.deleted_users]}
     deleted = {str(u.get("id")) for u in snapshot.deleted_users}
     accounts = {str(a.get("id")): a for a in snapshot.scim_users}
+    expected = result.expected.drop_duplicates("entra_id").set_index("entra_id")
+    actual = result.actual.drop_duplicates("scim_id").set_index("scim_id")
+    events = _event_index(snapshot)
+    deleted_upns = deleted_names(snapshot, key)
     order = rows.groupby("key").agg(rank=("rank", "min"), count=("kind", "size")).sort_values(
         ["rank", "count"], ascending=[True, False])
     records = []
@@ -143,23 +157,24 @@ def user_records(snapshot: Snapshot, result: Any, findings: pd.DataFrame, key: b
         scim_id = scim_ids[0] if scim_ids else ""
         user = users.get(entra_id, {})
         shown = str(group["user_name"].iloc[0])
-        upn = deleted_names(snapshot, key).get(entra_id, shown) if entra_id in deleted else shown
+        upn = deleted_upns.get(entra_id, shown) if entra_id in deleted else shown
         differing = set(group.loc[group["kind"] == "attribute_mismatch", "attribute"])
-        attributes = _attribute_rows(result, entra_id, scim_id, differing)
+        if group["kind"].isin(("should_be_inactive", "should_be_active")).any():
+            differing.add("active")
+        attributes = _attribute_rows(expected, actual, entra_id, scim_id, differing)
         if key is not None:
-            attributes = [[a, t, mask(w, key) if w and is_personal(t) else w, mask(h, key) if h and is_personal(t)
-                           else h, d] for a, t, w, h, d in attributes]
+            attributes = [[t, mask(w, key) if w and is_personal(t) else w, mask(h, key) if h and is_personal(t)
+                           else h, d] for t, w, h, d in attributes]
         title = upn + (" (deleted in Entra)" if entra_id in deleted else "")
         records.append({
             "key": str(subject), "label": f"{upn} ({len(group)} finding{'s' if len(group) != 1 else ''})",
             "title": title,
-            "findings": [[str(r.severity), str(r.kind), str(r.attribute), str(r.reason)]
-                         for r in group.sort_values("rank").itertuples()],
+            "count": len(group),
             "attributes": attributes,
             "entra": _masked(user, key) if user else None,
             "rc": [_masked(accounts[s], key) for s in scim_ids if s in accounts],
             "events": [[w, a, s, c, mask(r, key) if key is not None and r else r]
-                       for w, a, s, c, r in _events(snapshot, entra_id, set(scim_ids))],
+                       for w, a, s, c, r in _events(events, entra_id, scim_ids)],
             "links": _links(entra_id, "" if key is not None else upn, scim_id, snapshot),
         })
     position = {key: i for i, key in enumerate(order.index)}
@@ -172,7 +187,13 @@ def drilldown_html(records: list[dict[str, Any]], panel_id: str | None = None, b
     from rcaudit.report.grid import json_block
 
     panel_id = panel_id or f"drill-{uuid.uuid4().hex}"
+    from rcaudit.report.charts import short_attribute
+
+    targets = list(dict.fromkeys(a[0] for r in records for a in r["attributes"]))
+    index = {t: i for i, t in enumerate(targets)}
+    compact = [{**r, "attributes": [[index[a[0]], *a[1:]] for a in r["attributes"]]} for r in records]
+    payload = {"attributes": [[short_attribute(t), t] for t in targets], "users": compact}
     markup = (f'<div id="{escape(panel_id)}" class="rc-drill" data-users="{len(records)}"><p>{len(records):,} users '
               f"and accounts with findings: pick one, or click a user in the grid above.</p></div>\n"
-              f"{json_block(records, DRILL_CLASS, panel_id)}")
+              f"{json_block(payload, DRILL_CLASS, panel_id)}")
     return Html(markup + (notebook_grid_boot() if boot else ""))

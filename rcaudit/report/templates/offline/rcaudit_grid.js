@@ -9,7 +9,7 @@ const RC_CLASSES = new Set(__CLASSES__);
 function rcRender(cell, type) {
   if (type === "export") { return rcRaw(cell); }
   if (type === "sort" || type === "type") { return rcRaw(cell); }
-  if (type === "filter") { return [rcText(cell), rcRaw(cell), (cell && cell.b) || ""].join(" "); }
+  if (type === "filter") { return [...new Set([rcText(cell), rcRaw(cell), (cell && cell.b) || ""])].filter(Boolean).join(" "); }
   const text = rcText(cell), tip = rcTip(cell);
   const cls = (cell && RC_CLASSES.has(cell.c)) ? " " + cell.c : "";
   const title = (tip !== text || text.length > 20) ? ' title="' + rcEsc(tip) + '"' : "";
@@ -69,7 +69,17 @@ function rcTable(headers, rows, rowClass) {
   });
   return t;
 }
-function rcUserView(u) {
+function rcFindingsOf(key) {
+  // The user's rows, read from the findings grid (the drill-down block does not repeat them).
+  const dt = window.rcauditGrids["findings-grid"];
+  if (!dt) { return []; }
+  const names = dt.settings()[0].aoColumns.map(c => c.name);
+  const at = n => names.indexOf(n);
+  return dt.rows().data().toArray().filter(r => r[at("user_name")] && r[at("user_name")].u === key)
+    .map(r => ["severity", "kind", "attribute", "expected", "actual", "reason"].map(n => ({text: rcText(r[at(n)]),
+                                                                                          tip: rcTip(r[at(n)])})));
+}
+function rcUserView(u, names) {
   const box = rcEl("div");
   box.appendChild(rcEl("h3", u.title));
   const links = rcEl("p", null, "rc-links");
@@ -82,11 +92,12 @@ function rcUserView(u) {
   });
   box.appendChild(links);
   box.appendChild(rcEl("h4", "Findings"));
-  box.appendChild(rcTable(["severity", "kind", "attribute", "reason"],
-    u.findings.map(f => ({cells: f.map(v => ({text: v}))}))));
+  box.appendChild(rcTable(["severity", "kind", "attribute", "expected", "actual", "reason"],
+    rcFindingsOf(u.key).map(f => ({cells: f}))));
   box.appendChild(rcEl("h4", "Audited attributes: what Entra's mapping gives and what RingCentral holds"));
   box.appendChild(rcTable(["attribute", "Entra (expected)", "RingCentral (actual)"],
-    u.attributes.map(a => ({differs: a[4], cells: [{text: a[0], tip: a[1]}, {text: a[2]}, {text: a[3]}]})),
+    u.attributes.map(a => ({differs: a[3], cells: [{text: names[a[0]][0], tip: names[a[0]][1]}, {text: a[1]},
+                                                   {text: a[2]}]})),
     r => r.differs ? "rc-differs" : ""));
   box.appendChild(rcEl("h4", "Provisioning events"));
   if (u.events.length) {
@@ -104,14 +115,16 @@ function rcUserView(u) {
 function rcDrill(block) {
   const panel = document.getElementById(block.getAttribute("data-for"));
   if (!panel || panel.getAttribute("data-ready")) { return; }
-  const users = JSON.parse(block.textContent), byKey = new Map(users.map(u => [u.key, u]));
+  const spec = JSON.parse(block.textContent), users = spec.users, byKey = new Map(users.map(u => [u.key, u]));
   const pick = rcEl("select"), view = rcEl("div", null, "rc-user-view");
-  users.forEach(u => { const o = rcEl("option", u.label); o.value = u.key; pick.appendChild(o); });
+  const options = document.createDocumentFragment();
+  users.forEach(u => { const o = rcEl("option", u.label); o.value = u.key; options.appendChild(o); });
+  pick.appendChild(options);
   const label = rcEl("label", "User: ");
   label.appendChild(pick);
   panel.appendChild(label);
   panel.appendChild(view);
-  const show = key => { const u = byKey.get(key); if (!u) { return; } pick.value = key; view.replaceChildren(rcUserView(u)); };
+  const show = key => { const u = byKey.get(key); if (!u) { return; } pick.value = key; view.replaceChildren(rcUserView(u, spec.attributes)); };
   pick.addEventListener("change", () => show(pick.value));
   window.rcauditShowUser = show;
   if (users.length) { show(users[0].key); }
