@@ -333,9 +333,12 @@ def verdict(result: AuditResult, snapshot: Snapshot, fail_on: str, banner: str |
 
 
 def findings_grid(snapshot: Snapshot, shown: pd.DataFrame, group_by: str = "department",
-                  mask_key: bytes | None = None) -> Html:
+                  mask_key: bytes | None = None, interactive: bool = False) -> Html:
     """Every finding in one interactive grid (what findings.csv holds, `user_name` shown as the original UPN for
-    soft-deleted users), with `group_by` as the department column."""
+    soft-deleted users), with `group_by` as the department column.
+
+    `interactive` (a person running the notebook in JupyterLab): the output carries the grid bundle so Lab draws
+    it. A scheduled run's saved notebook holds no executable script (the report's export ships it, hashed)."""
     from rcaudit.report.drilldown import deleted_names
     from rcaudit.report.grid import findings_grid as grid
     from rcaudit.report.masking import mask_groups
@@ -343,15 +346,15 @@ def findings_grid(snapshot: Snapshot, shown: pd.DataFrame, group_by: str = "depa
     groups = user_groups(snapshot, group_by)
     if mask_key is not None:
         groups = mask_groups(groups, group_by, mask_key)
-    return grid(shown, groups, deleted_names(snapshot, mask_key))
+    return grid(shown, groups, deleted_names(snapshot, mask_key), boot=interactive)
 
 
 def user_drilldown(snapshot: Snapshot, result: AuditResult, shown: pd.DataFrame,
-                   mask_key: bytes | None = None) -> Html:
+                   mask_key: bytes | None = None, interactive: bool = False) -> Html:
     """The per-user drill-down panel (both raw records, differing values, provisioning events, admin links)."""
     from rcaudit.report.drilldown import drilldown_html, user_records
 
-    return drilldown_html(user_records(snapshot, result, shown, mask_key), panel_id="drilldown", boot=True)
+    return drilldown_html(user_records(snapshot, result, shown, mask_key), panel_id="drilldown", boot=interactive)
 
 
 def display_names(snapshot: Snapshot, shown: pd.DataFrame, mask_key: bytes | None = None) -> pd.Series:
@@ -365,7 +368,8 @@ def display_names(snapshot: Snapshot, shown: pd.DataFrame, mask_key: bytes | Non
                      dtype="object")
 
 
-def changes_grid(outputs: Path, folder: Path, findings: pd.DataFrame, started_at: dt.datetime) -> Html | None:
+def changes_grid(outputs: Path, folder: Path, findings: pd.DataFrame, started_at: dt.datetime,
+                 interactive: bool = False) -> Html | None:
     """New, fixed and persisting findings against the latest earlier run, each with its first-seen date and age
     (days since the earliest run that had it); None when there is no earlier run."""
     from rcaudit.report.trends import change_list, first_seen
@@ -378,4 +382,4 @@ def changes_grid(outputs: Path, folder: Path, findings: pd.DataFrame, started_at
     current["key"] = finding_key(current)
     change = compare(open_findings(earlier[-1]), current)
     listing = change_list(change, first_seen(earlier), pd.Timestamp(started_at))
-    return grid(listing, earlier[-1].run_id)
+    return grid(listing, earlier[-1].run_id, boot=interactive)

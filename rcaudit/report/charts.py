@@ -82,7 +82,7 @@ def mismatches_by_attribute(findings: pd.DataFrame) -> go.Figure:
     if rows.empty:
         return _empty(title, "no attribute mismatches")
     counts = rows.groupby(["attribute", "severity"]).size().reset_index(name="mismatches")
-    totals = counts.groupby("attribute")["mismatches"].sum().sort_values()
+    totals = counts.groupby("attribute")["mismatches"].sum().sort_values(ascending=False)  # most on top
     counts["attribute"] = counts["attribute"].map(label)
     order = [label(a) for a in totals.index]
     fig = px.bar(counts, x="mismatches", y="attribute", color="severity", orientation="h", title=title,

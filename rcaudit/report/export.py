@@ -208,7 +208,8 @@ PROGRESS_ONLY_TAG = "progress-only"
 def drop_notebook_only(nb: Any) -> None:
     """Leave out cells tagged `notebook-only`, the stderr (progress) of cells tagged `progress-only` (their errors
     stay), and the grid bundle copies notebook outputs carry."""
-    nb.cells = [c for c in nb.cells if NOTEBOOK_ONLY_TAG not in (c.get("metadata") or {}).get("tags", [])]
+    nb.cells = [c for c in nb.cells if NOTEBOOK_ONLY_TAG not in (c.get("metadata") or {}).get("tags", [])
+                and not (c.get("cell_type") == "code" and not c.get("outputs"))]  # an empty box, inputs hidden
     for cell in nb.cells:
         if PROGRESS_ONLY_TAG in (cell.get("metadata") or {}).get("tags", []):
             cell["outputs"] = [o for o in cell.get("outputs", [])

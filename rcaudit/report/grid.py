@@ -94,7 +94,7 @@ class Column:
 
 def grid_html(columns: list[Column], rows: list[list[Any]], *, grid_id: str | None = None, csv: str = "table",
               order: list[tuple[int, str]] | None = None, page_length: int = 25, caption: str = "",
-              boot: bool = True) -> Html:
+              boot: bool = False) -> Html:
     """A table placeholder and its data: the report's (or the notebook's) grid loader turns it into a grid.
 
     Before the loader runs (or where scripts never run) the caption says how many rows the grid holds. `boot`:
@@ -176,7 +176,7 @@ def findings_rows(findings: pd.DataFrame, departments: pd.Series | None = None,
 
 
 def findings_grid(findings: pd.DataFrame, departments: pd.Series | None = None, deleted: dict[str, str] | None = None,
-                  boot: bool = True) -> Html:
+                  boot: bool = False) -> Html:
     """The grid of every finding (waived ones too, marked): the report's `#findings` section."""
     columns, rows = findings_rows(findings, departments, deleted)
     return Html('<div id="findings"></div>') + grid_html(

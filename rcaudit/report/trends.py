@@ -100,7 +100,7 @@ def change_list(change: Changes, seen: dict[str, pd.Timestamp], now: pd.Timestam
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
-def changes_grid(listing: pd.DataFrame, previous: str, boot: bool = True) -> Html:
+def changes_grid(listing: pd.DataFrame, previous: str, boot: bool = False) -> Html:
     """The run-over-run list as a grid: filter by change, kind, severity; sort by age."""
     from rcaudit.report.charts import short_attribute
     from rcaudit.report.grid import Column, grid_html

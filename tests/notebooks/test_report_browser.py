@@ -4,12 +4,14 @@
   from the network, no page error, and the top actions lead to the grid filtered to their kind.
 - A report re-audited (`rcaudit audit --snapshot`) from a generated snapshot holding 20,000 findings: the grid
   holds every row of findings.csv, and each kind's filter pane leaves exactly that kind's rows.
-Screenshots at 1366 and 1920 wide are saved under pytest's tmp folder; their paths are printed (`-s`).
+Screenshots at 1366 and 1920 wide are saved under pytest's tmp folder, or under $SCREENSHOTS_DIR when set
+(pytest prunes old tmp folders); their paths are printed (`-s`).
 Counts are asserted, never times (benchmarks/bench_report.py times the same steps).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -69,6 +71,9 @@ class Visit:
         return [u for u in self.requests if not u.startswith(("file:", "data:"))]
 
     def shoot(self, folder: Path, name: str) -> Path:
+        if os.environ.get("SCREENSHOTS_DIR"):
+            folder = Path(os.environ["SCREENSHOTS_DIR"])
+            folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{name}.png"
         self.page.screenshot(path=str(path))
         print(f"screenshot: {path}")

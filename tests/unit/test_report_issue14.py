@@ -73,7 +73,7 @@ def test_grid_cells_are_compact_and_keep_every_column(findings: pd.DataFrame) ->
                              "t": f"soft-deleted in Entra; Graph's userPrincipalName: {DELETED_UPN}"}
     assert rows[3][attribute] == {"v": "address.locality", "t": LOCALITY, "x": LOCALITY}
     assert rows[3][department] == "Sales"
-    markup = findings_grid(findings, boot=False).markup
+    markup = findings_grid(findings).markup
     assert "<b>B</b>" not in markup  # the static preview rows are escaped, the JSON block has \\u003c
     body = markup.split('class="rcaudit-grid"', 1)[1].split(">", 1)[1].rsplit("</script>", 1)[0]
     assert len(json.loads(body)["rows"]) == len(findings)
@@ -125,7 +125,7 @@ def test_the_grid_bundle_is_one_hashed_script_and_markup_stays_text(findings: pd
     script = grid_js()
     assert "</script" not in script.lower() and "<!--" not in script and "export{" not in script.replace(" ", "")
     nb = nbformat.v4.new_notebook()
-    grid = findings_grid(findings)  # with the JupyterLab copy of the bundle, which the export removes
+    grid = findings_grid(findings, boot=True)  # with the JupyterLab copy of the bundle, which the export removes
     nb.cells = [nbformat.v4.new_markdown_cell("how to run", metadata={"tags": ["notebook-only"]}),
                 nbformat.v4.new_code_cell("grid", outputs=[nbformat.v4.new_output(
                     "display_data", data={"text/html": grid.markup, "text/plain": "grid"})])]

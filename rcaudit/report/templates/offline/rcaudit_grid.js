@@ -30,7 +30,7 @@ function rcGrid(block) {
     lengthMenu: [10, 25, 50, 100, 500], order: spec.order || [],
     columns: spec.columns.map((c, i) => ({data: i, name: c.name, title: rcEsc(c.title), visible: c.visible !== false,
                                           render: rcRender, className: c.className || ""})),
-    buttons: buttons, language: {searchPanes: {collapse: "Filters", clearMessage: "Clear filters"}},
+    buttons: buttons, language: {searchPanes: {collapse: "Filters", clearMessage: "Clear filters", emptyMessage: "(none)"}},
     layout: {topStart: ["pageLength", "buttons"], topEnd: "search", bottomStart: "info", bottomEnd: "paging"}
   };
   if (spec.filters && spec.filters.length) {
