@@ -115,6 +115,13 @@ def test_demo_report_opens_on_its_verdict_offline(demo_run: Path, browser: Any, 
     counts = grid_counts(visit.page)
     assert counts["kinds"] == [kind] and counts["shown"] == _kinds(demo_run)[kind]
     visit.shoot(tmp_path, f"demo-{width}-grid")
+    # "Download CSV" saves the rows shown, every column, with raw values (Graph's UPN for a deleted user)
+    with visit.page.expect_download() as download:
+        visit.page.locator("#findings-grid_wrapper button", has_text="Download CSV").click()
+    saved = pd.read_csv(download.value.path(), dtype=str, keep_default_na=False)
+    assert len(saved) == counts["shown"] and set(saved["kind"]) == {kind}
+    findings = pd.read_csv(demo_run / "findings.csv", dtype=str, keep_default_na=False)
+    assert set(saved["user name"]) == set(findings.loc[findings["kind"] == kind, "user_name"])
     visit.page.locator("#drilldown").scroll_into_view_if_needed()
     assert visit.page.locator("#drilldown table").count() >= 2  # attributes side by side, findings
     visit.shoot(tmp_path, f"demo-{width}-drilldown")
