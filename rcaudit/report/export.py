@@ -59,11 +59,17 @@ LOADER_JS = """(function () {
 REPORT_CSS = (TEMPLATES / "offline" / "rcaudit_report.css").read_text(encoding="utf-8")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Html:
-    """Markup rcaudit wrote, with every value in it already escaped; IPython shows it as HTML."""
+    """Markup rcaudit wrote, with every value in it already escaped; IPython shows it as HTML.
+
+    Its text form is a short placeholder: a notebook keeps every output's text/plain beside its HTML, and a
+    grid's markup runs to megabytes."""
 
     markup: str
+
+    def __repr__(self) -> str:
+        return f"<rcaudit HTML, {len(self.markup):,} characters>"
 
     def _repr_html_(self) -> str:
         return self.markup

@@ -11,6 +11,7 @@ function rcRender(cell, type) {
   if (type === "sort" || type === "type") { return rcRaw(cell); }
   if (type === "filter") { return [...new Set([rcText(cell), rcRaw(cell), (cell && cell.b) || ""])].filter(Boolean).join(" "); }
   const text = rcText(cell), tip = rcTip(cell);
+  if (text === "" && !(cell && cell.b)) { return ""; }  // empty: filter panes say "(none)"
   const cls = (cell && RC_CLASSES.has(cell.c)) ? " " + cell.c : "";
   const title = (tip !== text || text.length > 20) ? ' title="' + rcEsc(tip) + '"' : "";
   let html = '<span class="rc-cell' + cls + '"' + title + ">" + rcEsc(text) + "</span>";
@@ -26,7 +27,7 @@ function rcGrid(block) {
   const buttons = [{extend: "colvis", text: "Columns"},
     {extend: "csvHtml5", text: "Download CSV", filename: spec.csv || "table", exportOptions: {orthogonal: "export"}}];
   const options = {
-    data: spec.rows, deferRender: true, autoWidth: false, scrollX: true, pageLength: spec.pageLength || 25,
+    data: spec.rows, deferRender: true, autoWidth: true, scrollX: true, pageLength: spec.pageLength || 25,
     lengthMenu: [10, 25, 50, 100, 500], order: spec.order || [],
     columns: spec.columns.map((c, i) => ({data: i, name: c.name, title: rcEsc(c.title), visible: c.visible !== false,
                                           render: rcRender, className: c.className || ""})),
