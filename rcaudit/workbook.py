@@ -24,7 +24,8 @@ from rcaudit.audit.reconcile import AuditOptions, AuditResult, reconcile
 from rcaudit.connect.config import Settings
 from rcaudit.model.errors import ConfigError
 from rcaudit.model.findings import COLUMNS, SEVERITY_RANK, finding_key
-from rcaudit.model.runs import create_run_folder, folder_key, origin_key, previous_run, verdict
+from rcaudit.model.runs import create_run_folder, earlier_runs, folder_key, origin_key, previous_run
+from rcaudit.model.runs import verdict as run_verdict
 from rcaudit.model.snapshot import Snapshot
 from rcaudit.report.export import Html, note, warning
 from rcaudit.report.export import table as table_html
@@ -337,7 +338,7 @@ def write_outputs(folder: Path, result: AuditResult, snapshot: Snapshot, clock: 
         # added in this edition (DESIGN.md: summary.json is extended only by adding)
         "origin": origin,
         "fail_on": fail_on,
-        "verdict": verdict(result.findings_summary()["by_severity"], fail_on),
+        "verdict": run_verdict(result.findings_summary()["by_severity"], fail_on),
         "changes": _changes_summary(changes),
     }
     summary["findings"] = _with_by_cause(summary["findings"], result.counted)
@@ -377,3 +378,67 @@ def audit_now(connection: Connection) -> Path:
     clock.lap("reconcile")
     write_outputs(folder, result, snapshot, clock, settings=connection.settings)
     return folder
+
+
+# --- the report's first screen, the findings grid, the drill-down, run over run (issue 14) -------------------
+
+def verdict(result: AuditResult, snapshot: Snapshot, fail_on: str, banner: str | None = None) -> Html:
+    """The header band the report opens with: pass/fail against `fail_on`, severity tiles, job state, actions."""
+    from rcaudit.report.verdict import verdict_band
+
+    return verdict_band(result.counted, int(result.sizes.get("scim_users", len(snapshot.scim_users))), fail_on,
+                        should_fail(result.findings, fail_on), snapshot.job, banner)
+
+
+def findings_grid(snapshot: Snapshot, shown: pd.DataFrame, group_by: str = "department",
+                  mask_key: bytes | None = None, interactive: bool = False) -> Html:
+    """Every finding in one interactive grid (what findings.csv holds, `user_name` shown as the original UPN for
+    soft-deleted users), with `group_by` as the department column.
+
+    `interactive` (a person running the notebook in JupyterLab): the output carries the grid bundle so Lab draws
+    it. A scheduled run's saved notebook holds no executable script (the report's export ships it, hashed)."""
+    from rcaudit.report.drilldown import deleted_names
+    from rcaudit.report.grid import findings_grid as grid
+    from rcaudit.report.masking import mask_groups
+
+    groups = user_groups(snapshot, group_by)
+    if mask_key is not None:
+        groups = mask_groups(groups, group_by, mask_key)
+    return grid(shown, groups, deleted_names(snapshot, mask_key), boot=interactive)
+
+
+def user_drilldown(snapshot: Snapshot, result: AuditResult, shown: pd.DataFrame,
+                   mask_key: bytes | None = None, interactive: bool = False) -> Html:
+    """The per-user drill-down panel (both raw records, differing values, provisioning events, admin links)."""
+    from rcaudit.report.drilldown import drilldown_html, user_records
+
+    return drilldown_html(user_records(snapshot, result, shown, mask_key), panel_id="drilldown", boot=interactive)
+
+
+def display_names(snapshot: Snapshot, shown: pd.DataFrame, mask_key: bytes | None = None) -> pd.Series:
+    """`user_name` -> the label charts show: the original UPN for soft-deleted users, else the name itself."""
+    from rcaudit.report.drilldown import deleted_names
+
+    deleted = deleted_names(snapshot, mask_key)
+    first = shown["entra_id"].str.split(";").str[0]
+    picked = shown.loc[first.isin(deleted.keys()), "user_name"]
+    return pd.Series({name: deleted[i] + " (deleted)" for name, i in zip(picked, first[picked.index], strict=True)},
+                     dtype="object")
+
+
+def changes_grid(outputs: Path, folder: Path, findings: pd.DataFrame, started_at: dt.datetime,
+                 interactive: bool = False) -> Html | None:
+    """New, fixed and persisting findings against the previous run of the same source, tenant and SCIM URL (the
+    run `summary.md` and notifications compare with), each with its first-seen date and age (days since the
+    earliest such run that had it); None when there is no earlier run."""
+    from rcaudit.report.trends import change_list, first_seen
+    from rcaudit.report.trends import changes_grid as grid
+
+    earlier = earlier_runs((Path(outputs), folder.parent), folder, folder_key(folder))
+    if not earlier:
+        return None
+    current = findings[~findings["waived"]].copy()
+    current["key"] = finding_key(current)
+    change = compare(open_findings(earlier[-1]), current)
+    listing = change_list(change, first_seen(earlier), pd.Timestamp(started_at))
+    return grid(listing, earlier[-1].run_id, boot=interactive)

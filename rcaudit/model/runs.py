@@ -107,9 +107,9 @@ def folder_key(folder: Path) -> tuple[str, str, str]:
     return origin_key({"source": source}, folder)
 
 
-def previous_run(roots: Iterable[Path], folder: Path, key: tuple[str, str, str]) -> Run | None:
-    """The latest completed run, other than `folder`, of the same source, tenant and SCIM URL under any of
-    `roots` (the outputs folder, and the parent of an `--out` folder); None when there is none."""
+def earlier_runs(roots: Iterable[Path], folder: Path, key: tuple[str, str, str]) -> list[Run]:
+    """The completed runs, other than `folder`, of the same source, tenant and SCIM URL under any of `roots`
+    (the outputs folder, and the parent of an `--out` folder), oldest first."""
     here = folder.resolve()
     seen: dict[Path, Run] = {}
     for root in roots:
@@ -117,7 +117,12 @@ def previous_run(roots: Iterable[Path], folder: Path, key: tuple[str, str, str])
             where = run.folder.resolve()
             if where != here and where not in seen and origin_key(run.summary, run.folder) == key:
                 seen[where] = run
-    earlier = sorted(seen.values(), key=lambda r: (r.started_at, r.run_id))
+    return sorted(seen.values(), key=lambda r: (r.started_at, r.run_id))
+
+
+def previous_run(roots: Iterable[Path], folder: Path, key: tuple[str, str, str]) -> Run | None:
+    """The latest of `earlier_runs`; None when there is none."""
+    earlier = earlier_runs(roots, folder, key)
     return earlier[-1] if earlier else None
 
 

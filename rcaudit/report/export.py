@@ -10,7 +10,12 @@ Every value in a report comes from Entra or RingCentral, and any of them can hol
   Content-Security-Policy whose `script-src` holds exactly the sha256 of those two scripts, computed from
   the text rcaudit itself wrote, never from what the notebook's outputs contain. An injected `<script>` or
   `onerror=` that slipped past escaping still cannot run;
-- widget state is stripped (the lab template would otherwise add a CDN widget script).
+- widget state is stripped (the lab template would otherwise add a CDN widget script);
+- interactive grids (`grid.py`) are, like figures, a placeholder plus a JSON block; the export adds the grid
+  bundle (itables' DataTables build plus rcaudit's loader) as one more hashed script, and removes the copy a
+  notebook output carries for JupyterLab (`NOTEBOOK_GRID_BOOT`), matched as the exact text rcaudit wrote;
+- cells tagged `notebook-only` (how to run the notebook) are left out of the report, and so is the progress
+  (stderr) of cells tagged `progress-only`, so the report opens on its verdict.
 
 Inside a papermill kernel plotly's default renderer stores only a JSON mimetype that nbconvert does not
 draw, and the stock `notebook` renderer and `lab` template both pull scripts from CDNs. The package ships
@@ -50,17 +55,30 @@ LOADER_JS = """(function () {
 }());"""  # the class is FIGURE_CLASS
 
 
-@dataclass(frozen=True)
+# The report's own look: the verdict band, banners and the drill-down (grid.py styles the grid).
+REPORT_CSS = (TEMPLATES / "offline" / "rcaudit_report.css").read_text(encoding="utf-8")
+
+
+@dataclass(frozen=True, repr=False)
 class Html:
-    """Markup rcaudit wrote, with every value in it already escaped; IPython shows it as HTML."""
+    """Markup rcaudit wrote, with every value in it already escaped; IPython shows it as HTML.
+
+    Its text form is a short placeholder: a notebook keeps every output's text/plain beside its HTML, and a
+    grid's markup runs to megabytes."""
 
     markup: str
+
+    def __repr__(self) -> str:
+        return f"<rcaudit HTML, {len(self.markup):,} characters>"
 
     def _repr_html_(self) -> str:
         return self.markup
 
     def __str__(self) -> str:
         return self.markup
+
+    def __add__(self, other: Html) -> Html:
+        return Html(self.markup + other.markup)
 
 
 def escape(value: Any) -> str:
@@ -165,18 +183,67 @@ def _sha256(script: str) -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii") + "'"
 
 
+NOTEBOOK_ONLY_TAG = "notebook-only"
+
+
+def _html_outputs(nb: Any) -> list[str]:
+    return [str((o.get("data") or {}).get("text/html", "")) for c in nb.cells for o in c.get("outputs", [])]
+
+
 def _has_figures(nb: Any) -> bool:
-    return any(FIGURE_CLASS in str((o.get("data") or {}).get("text/html", ""))
-               for c in nb.cells for o in c.get("outputs", []))
+    return any(FIGURE_CLASS in text for text in _html_outputs(nb))
 
 
-def shipped_scripts(with_figures: bool) -> list[str]:
-    """The inline scripts a report runs, as rcaudit writes them: plotly.js and the loader, when it has charts."""
-    if not with_figures:
-        return []
-    from plotly.offline import get_plotlyjs
+def _has_grids(nb: Any) -> bool:
+    from rcaudit.report.grid import has_grids
 
-    scripts = [get_plotlyjs(), LOADER_JS]
+    return any(has_grids(text) for text in _html_outputs(nb))
+
+
+def notebook_grid_boot() -> str:
+    """What a grid output carries so JupyterLab draws it too: the bundle as a module script (the report drops it
+    and ships the same text once, by hash)."""
+    from rcaudit.report.grid import grid_css, grid_js
+
+    return f"<style>{grid_css()}</style><script type=\"module\">{grid_js()}</script>"
+
+
+PROGRESS_ONLY_TAG = "progress-only"
+
+
+def drop_notebook_only(nb: Any) -> None:
+    """Leave out cells tagged `notebook-only`, the stderr (progress) of cells tagged `progress-only` (their errors
+    stay), and the grid bundle copies notebook outputs carry."""
+    nb.cells = [c for c in nb.cells if NOTEBOOK_ONLY_TAG not in (c.get("metadata") or {}).get("tags", [])
+                and not (c.get("cell_type") == "code" and not c.get("outputs"))]  # an empty box, inputs hidden
+    for cell in nb.cells:
+        if PROGRESS_ONLY_TAG in (cell.get("metadata") or {}).get("tags", []):
+            cell["outputs"] = [o for o in cell.get("outputs", [])
+                               if not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
+    boot = None
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            data = output.get("data") or {}
+            text = data.get("text/html")
+            if isinstance(text, list):
+                text = "".join(text)
+            if isinstance(text, str) and "<script type=\"module\">" in text:
+                boot = boot or notebook_grid_boot()
+                data["text/html"] = text.replace(boot, "")
+
+
+def shipped_scripts(with_figures: bool, with_grids: bool = False) -> list[str]:
+    """The inline scripts a report runs, as rcaudit writes them: plotly.js and the loader when it has charts,
+    the grid bundle (a module script: always the last one) when it has grids."""
+    scripts: list[str] = []
+    if with_figures:
+        from plotly.offline import get_plotlyjs
+
+        scripts += [get_plotlyjs(), LOADER_JS]
+    if with_grids:
+        from rcaudit.report.grid import grid_js
+
+        scripts.append(grid_js())
     for script in scripts:
         if "</script" in script.lower() or "<!--" in script:
             raise ValueError("a shipped script would end its own <script> element")  # never with plotly's bundle
@@ -205,9 +272,15 @@ def export_html(notebook: str | Path, target: str | Path, title: str | None = No
                             exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
     nb = nbformat.read(str(notebook), as_version=4)
     strip_widget_state(nb)
-    scripts = shipped_scripts(_has_figures(nb))
+    drop_notebook_only(nb)
+    with_grids = _has_grids(nb)
+    scripts = shipped_scripts(_has_figures(nb), with_grids)
+    from rcaudit.report.grid import grid_css
+
     resources = {"metadata": {"name": title or Path(notebook).stem},
-                 "rcaudit_csp": content_security_policy(scripts), "rcaudit_scripts": scripts}
+                 "rcaudit_csp": content_security_policy(scripts), "rcaudit_scripts": scripts,
+                 "rcaudit_module": with_grids, "rcaudit_css": grid_css() if with_grids else "",
+                 "rcaudit_report_css": REPORT_CSS}
     body, _ = exporter.from_notebook_node(nb, resources=resources)
     target = Path(target)
     target.write_text(body, encoding="utf-8")

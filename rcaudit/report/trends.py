@@ -11,6 +11,7 @@ import pandas as pd
 
 from rcaudit.model.findings import SEVERITIES, finding_key
 from rcaudit.model.runs import Run
+from rcaudit.report.export import Html
 
 _KEY_COLUMNS = ["kind", "severity", "entra_id", "scim_id", "user_name", "attribute", "waived"]
 
@@ -71,3 +72,54 @@ def changes_over_time(runs: list[Run]) -> tuple[pd.DataFrame, pd.DataFrame]:
         previous = current
     return (pd.DataFrame(steps, columns=["run_id", "started_at", "new", "fixed", "persisting"]),
             pd.DataFrame(fixes, columns=["key", "fixed_in", "days_open"]))
+
+
+def first_seen(runs: list[Run]) -> dict[str, pd.Timestamp]:
+    """Finding key -> start of the earliest run that had it open (runs oldest first)."""
+    seen: dict[str, pd.Timestamp] = {}
+    for run in runs:
+        for key in open_findings(run)["key"]:
+            seen.setdefault(key, run.started_at)
+    return seen
+
+
+def change_list(change: Changes, seen: dict[str, pd.Timestamp], now: pd.Timestamp) -> pd.DataFrame:
+    """One row per new, fixed or persisting finding: change, the key columns, first seen (date) and age in days.
+
+    A new finding was first seen now; a fixed one's age is how long it stayed open."""
+    now = now.tz_convert("UTC") if now.tzinfo else now.tz_localize("UTC")
+    parts = []
+    for name, rows in (("new", change.new), ("persisting", change.persisting), ("fixed", change.fixed)):
+        frame = rows[[c for c in _KEY_COLUMNS if c != "waived"] + ["key"]].copy()
+        stamps = frame["key"].map(seen) if name != "new" else pd.Series(now, index=frame.index)
+        stamps = pd.to_datetime(stamps.fillna(now), utc=True)
+        frame.insert(0, "change", name)
+        frame["first_seen"] = stamps.dt.strftime("%Y-%m-%d")
+        frame["age_days"] = ((now - stamps).dt.total_seconds() / 86400).round(1)
+        parts.append(frame.drop(columns="key"))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def changes_grid(listing: pd.DataFrame, previous: str, boot: bool = False) -> Html:
+    """The run-over-run list as a grid: filter by change, kind, severity; sort by age."""
+    from rcaudit.report.charts import short_attribute
+    from rcaudit.report.grid import Column, grid_html
+
+    names = list(listing.columns)
+    filters = {"change", "kind", "severity", "attribute"}
+    columns = [Column(n, n.replace("_", " "), n not in ("entra_id", "scim_id"), n in filters) for n in names]
+    rows = []
+    for record in listing.itertuples(index=False, name=None):
+        row: list[object] = ["" if v is None else (v if isinstance(v, float) else str(v)) for v in record]
+        values = dict(zip(names, row, strict=True))
+        row[names.index("change")] = {"v": values["change"], "c": f"chg-{values['change']}"}
+        row[names.index("severity")] = {"v": values["severity"], "c": f"sev-{values['severity']}"}
+        if values["attribute"]:
+            row[names.index("attribute")] = {"v": short_attribute(str(values["attribute"])), "t": values["attribute"],
+                                             "x": values["attribute"]}
+        rows.append(row)
+    counts = listing["change"].value_counts().to_dict() if not listing.empty else {}
+    caption = (f"Against run {previous}: {counts.get('new', 0):,} new, {counts.get('fixed', 0):,} fixed, "
+               f"{counts.get('persisting', 0):,} persisting (first seen, and age in days since).")
+    return grid_html(columns, rows, grid_id="changes-grid", csv="changes", caption=caption, boot=boot,
+                     order=[(names.index("age_days"), "desc")])
