@@ -47,7 +47,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 from urllib.parse import urlsplit
 
 import pandas as pd
@@ -256,14 +256,19 @@ class ApplyResult:
                  "scim_id": line.get("scim_id"), "op_id": line.get("op_id")} for line in self.lines]
         return pd.DataFrame(rows, columns=columns)
 
+    ALREADY_DONE: ClassVar[str] = "operation(s) already applied by an earlier run of this plan"
+
+    def headline(self, mode: str, counts: str) -> str:
+        """The first line of `render`: what ran, how many requests, where the journal is."""
+        return (f"fix {self.fix_id} ({mode}, plan {self.plan.plan_id}): {counts}; {self.writes} PATCH request(s), "
+                f"{self.reads} re-read(s); journal {self.journal}")
+
     def render(self) -> str:
         mode = "applied" if self.apply else "dry run"
         counts = ", ".join(f"{k} {v}" for k, v in self.counts.items() if v) or "nothing to do"
-        lines = [f"fix {self.fix_id} ({mode}, plan {self.plan.plan_id}): {counts}; {self.writes} PATCH request(s), "
-                 f"{self.reads} re-read(s); journal {self.journal}"]
+        lines = [self.headline(mode, counts)]
         if self.already_applied:
-            lines.append(f"{len(self.already_applied)} operation(s) already applied by an earlier run of this plan: "
-                         "skipped")
+            lines.append(f"{len(self.already_applied)} {self.ALREADY_DONE}: skipped")
         lines += [f"--apply would be refused: {problem}" for problem in self.refused]
         lines += [f"note: {note}" for note in self.notes]
         if self.stopped:

@@ -236,13 +236,15 @@ class Plan:
         columns = ["kind", "severity", "user_name", "attribute", "entra_id", "scim_id", "reason", "action"]
         return pd.DataFrame([n.to_dict() for n in self.not_fixable], columns=columns)
 
+    def headline(self) -> str:
+        """The first line of `render`: what the plan would do."""
+        return (f"plan {self.plan_id} ({self.kind} of run {self.run_id}): {len(self.operations)} operation(s) on "
+                f"{len(self.accounts)} account(s), {self.deactivations} deactivation(s); "
+                f"{len(self.not_fixable)} finding(s) not fixable by PATCH; {self.excluded} left out by the filters")
+
     def render(self) -> str:
-        """A few lines for a terminal."""
-        lines = [f"plan {self.plan_id} ({self.kind} of run {self.run_id}): {len(self.operations)} operation(s) on "
-                 f"{len(self.accounts)} account(s), {self.deactivations} deactivation(s); "
-                 f"{len(self.not_fixable)} finding(s) not fixable by PATCH; {self.excluded} left out by the filters"]
-        lines += [f"note: {n}" for n in self.notes]
-        return "\n".join(lines)
+        """A few lines for a terminal: the headline, then the plan's notes."""
+        return "\n".join([self.headline(), *(f"note: {n}" for n in self.notes)])
 
     # --- files ---------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

@@ -153,12 +153,10 @@ class ProvisionPlan(Plan):
                  "op": o.op, "op_id": o.op_id} for o in self.operations]
         return pd.DataFrame(rows, columns=["user", "entra_id", "account userName", "op", "op_id"])
 
-    def render(self) -> str:
-        lines = [f"plan {self.plan_id} (provision on demand for run {self.run_id}): {len(self.operations)} "
-                 f"user(s), one provisionOnDemand request each (job {self.job_id}, rule {self.rule_id}); "
-                 f"{self.excluded} missing user(s) left out by --users"]
-        lines += [f"note: {n}" for n in self.notes]
-        return "\n".join(lines)
+    def headline(self) -> str:
+        return (f"plan {self.plan_id} (provision on demand for run {self.run_id}): {len(self.operations)} "
+                f"user(s), one provisionOnDemand request each (job {self.job_id}, rule {self.rule_id}); "
+                f"{self.excluded} missing user(s) left out by --users")
 
 
 def _wanted(users: Iterable[str]) -> set[str]:

@@ -22,7 +22,7 @@ import datetime as dt
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import pandas as pd
 
@@ -57,19 +57,11 @@ Clock = Callable[[], float]
 class ProvisionResult(ApplyResult):
     """An `ApplyResult` whose requests are provisionOnDemand POSTs."""
 
-    def render(self) -> str:
-        mode = "applied" if self.apply else "dry run"
-        counts = ", ".join(f"{k} {v}" for k, v in self.counts.items() if v) or "nothing to do"
-        lines = [f"provision {self.fix_id} ({mode}, plan {self.plan.plan_id}): {counts}; {self.writes} "
-                 f"provisionOnDemand request(s); journal {self.journal}"]
-        if self.already_applied:
-            lines.append(f"{len(self.already_applied)} user(s) already provisioned by an earlier run of this plan: "
-                         "skipped")
-        lines += [f"--apply would be refused: {problem}" for problem in self.refused]
-        lines += [f"note: {note}" for note in self.notes]
-        if self.stopped:
-            lines.append(f"stopped: {self.stopped}")
-        return "\n".join(lines)
+    ALREADY_DONE: ClassVar[str] = "user(s) already provisioned by an earlier run of this plan"
+
+    def headline(self, mode: str, counts: str) -> str:
+        return (f"provision {self.fix_id} ({mode}, plan {self.plan.plan_id}): {counts}; {self.writes} "
+                f"provisionOnDemand request(s); journal {self.journal}")
 
     def table(self) -> pd.DataFrame:
         columns = ["user", "entra_id", "status", "result", "after", "http_status", "error", "op_id"]
