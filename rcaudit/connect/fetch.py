@@ -249,7 +249,9 @@ def fetch_snapshot(settings: Settings, *, source: str = "environment", progress:
 
     missing = settings.missing()
     if missing:
-        raise ConfigError("not configured: set " + "; ".join(missing))
+        from rcaudit.connect.config import missing_settings_message
+
+        raise ConfigError(missing_settings_message("cannot read the services", missing))
     if mapping_overrides is not None:  # a broken mapping file fails before any request (DESIGN.md "Live mapping")
         from rcaudit.audit.overrides import load_mapping_overrides
 

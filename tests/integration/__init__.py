@@ -1,0 +1,1 @@
+"""Integration tests: HTTPS to the sandbox started in the test."""
