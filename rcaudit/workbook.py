@@ -58,6 +58,9 @@ def connect(source: str = "auto", *, saved_snapshot: str = "", sandbox_users: in
     saved snapshot reads nothing, so it needs no connection at all."""
     if source not in SOURCES:
         raise ConfigError(f"source={source!r}: expected one of {', '.join(SOURCES)}")
+    from rcaudit.lab import record_session
+
+    record_session()  # run by hand (Lab): keep what the cells show, for finish_run's report.html
     settings = Settings.from_env()
     if saved_snapshot:
         return Connection(settings, source, f"Re-auditing the saved snapshot {saved_snapshot}: nothing is read.")
@@ -294,6 +297,58 @@ def write_outputs(folder: Path, result: AuditResult, snapshot: Snapshot, clock: 
     }
     (folder / "summary.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     return summary
+
+
+PARAMETERS_FILE = "parameters.json"
+AUDIT_NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "audit.ipynb"
+FILE_PARAMETERS = ("waiver_file", "mapping_file", "sandbox_tenant", "snapshot")
+
+
+def audit_parameter_names(notebook: Path = AUDIT_NOTEBOOK) -> list[str]:
+    """The names the audit notebook's `parameters` cell assigns (read, never executed)."""
+    import ast
+
+    import nbformat
+
+    names: list[str] = []
+    for cell in nbformat.read(str(notebook), as_version=4).cells:
+        if cell.cell_type == "code" and "parameters" in cell.get("metadata", {}).get("tags", []):
+            for node in ast.parse(cell.source).body:
+                if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
+                    names.append(node.targets[0].id)
+    return names
+
+
+def save_parameters(folder: Path, namespace: dict[str, Any]) -> Path:
+    """`parameters.json` in the run folder: the options this run was audited with, however it was run (Lab,
+    papermill, nbclient), so `rcaudit fix` plans with the same waivers, scope mode and grace. File parameters are
+    made absolute from the kernel's directory; only plain values are kept (never a secret: the parameters cell
+    holds none)."""
+    values: dict[str, Any] = {}
+    for name in audit_parameter_names():
+        value = namespace.get(name)
+        if not isinstance(value, str | int | float | bool) and value is not None:
+            continue
+        if name in FILE_PARAMETERS and isinstance(value, str) and value:
+            value = str(Path(value).expanduser().resolve())
+        values[name] = value
+    target = folder / PARAMETERS_FILE
+    target.write_text(json.dumps(values, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return target
+
+
+def finish_run(folder: Path, namespace: dict[str, Any]) -> Path | None:
+    """The audit notebook's last step: `parameters.json`, and when the notebook was run by hand (JupyterLab),
+    the run folder's `audit.ipynb` and `report.html` from what its cells showed (under `rcaudit audit` the runner
+    exports papermill's notebook instead). `namespace` is the notebook's `globals()`. Returns the report written."""
+    save_parameters(folder, namespace)
+    from rcaudit.lab import write_session_report
+
+    saved = Path(os.environ.get("JPY_SESSION_NAME") or AUDIT_NOTEBOOK)
+    report = write_session_report(folder, saved if saved.suffix == ".ipynb" and saved.is_file() else AUDIT_NOTEBOOK)
+    if report is not None:
+        print(f"report: {report}")
+    return report
 
 
 def user_groups(snapshot: Snapshot, attribute: str = "department") -> pd.Series:

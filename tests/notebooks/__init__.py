@@ -1,0 +1,1 @@
+"""Notebook tests: the notebooks executed headless (papermill, nbclient), marked slow."""
