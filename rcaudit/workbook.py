@@ -213,6 +213,15 @@ def drilldown(findings: pd.DataFrame, top: int = 50) -> Any:
     return table_html(rows.style.hide(axis="index").map(lambda v: colours.get(v, ""), subset=["severity"]))
 
 
+def every_row(frame: pd.DataFrame, caption: str = "") -> Any:
+    """A table of every row (a plan under review, a dry run's journal): pandas' DataFrame display elides the
+    middle of long tables, which hides what `apply = True` would write. Escaped, without the 0..N index."""
+    styler = frame.style.hide(axis="index")
+    if caption:
+        styler = styler.set_caption(caption)
+    return table_html(styler)
+
+
 def provisioning_failures(snapshot: Snapshot, findings: pd.DataFrame, top: int = 50,
                           mask_key: bytes | None = None) -> pd.DataFrame:
     """Failed provisioning events of users that carry findings: often the reason for the drift.
