@@ -346,10 +346,10 @@ def save_parameters(folder: Path, namespace: dict[str, Any]) -> Path:
     return target
 
 
-def finish_run(folder: Path, namespace: dict[str, Any]) -> Path | None:
+def finish_run(folder: Path, namespace: dict[str, Any]) -> None:
     """The audit notebook's last step: `parameters.json`, and when the notebook was run by hand (JupyterLab),
     the run folder's `audit.ipynb` and `report.html` from what its cells showed (under `rcaudit audit` the runner
-    exports papermill's notebook instead). `namespace` is the notebook's `globals()`. Returns the report written."""
+    exports papermill's notebook instead). `namespace` is the notebook's `globals()`; prints the report written."""
     save_parameters(folder, namespace)
     from rcaudit.lab import write_session_report
 
@@ -357,7 +357,6 @@ def finish_run(folder: Path, namespace: dict[str, Any]) -> Path | None:
     report = write_session_report(folder, saved if saved.suffix == ".ipynb" and saved.is_file() else AUDIT_NOTEBOOK)
     if report is not None:
         print(f"report: {report}")
-    return report
 
 
 def user_groups(snapshot: Snapshot, attribute: str = "department") -> pd.Series:
