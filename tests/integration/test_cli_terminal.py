@@ -93,3 +93,21 @@ def test_help_has_examples_and_fits_80_columns(command: str, tmp_path: Path) -> 
     assert result.returncode == 0
     assert "examples:" in result.stdout and f"rcaudit {command}".strip() in result.stdout.split("examples:")[1]
     assert _too_wide(result.stdout) == []
+
+
+def test_the_account_loop_reports_progress_and_the_bar_is_quiet_without_a_terminal(
+        shop: tuple[Path, dict[str, str]]) -> None:
+    from rcaudit.fix.apply import apply_plan, scim_client
+    from rcaudit.fix.plan import Filters, plan_for_run
+    from rcaudit.terminal import account_progress
+
+    folder, env = shop
+    settings = Settings.from_env(env)
+    plan = plan_for_run(folder, Filters())
+    ticks: list[tuple[int, int]] = []
+    apply_plan(plan, scim_client(settings), apply=False, settings=settings,
+               on_account=lambda done, total: ticks.append((done, total)))
+    accounts = len(plan.accounts)
+    assert ticks == [(done, accounts) for done in range(accounts + 1)]  # before the first, then after each account
+    with account_progress("dry run") as tick:  # pytest's streams are not terminals: no bar, no frames
+        assert tick is None
