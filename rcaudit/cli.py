@@ -74,11 +74,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     params = {"sandbox_users": args.users, "sandbox_seed": args.seed, "sandbox_profile": args.schema_profile,
               "sandbox_job_status": args.job_status,
               **check_parameters([("sandbox_tenant", args.tenant or "", True)], settings)}
-    started = time.perf_counter()
-    code = audit(settings=settings, source="sandbox", out=args.out, params=params, fail_on="none")
-    if code == EXIT_OK:
-        print(f"rcaudit demo: done in {time.perf_counter() - started:.1f} s")
-    return code
+    return audit(settings=settings, source="sandbox", out=args.out, params=params, fail_on="none",
+                 verbose=args.verbose, label="rcaudit demo")
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
@@ -90,7 +87,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
     params = check_parameters(given, settings, reserved=(*RESERVED, *SANDBOX_ONLY))
     return audit(settings=settings, source="environment", out=args.out, snapshot=args.snapshot,
                  params=params, fail_on=args.fail_on, mask_pii=args.mask_pii, log_cells=True,
-                 notify_on=args.notify_on, keep=args.keep)
+                 notify_on=args.notify_on, keep=args.keep, verbose=args.verbose)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -102,35 +99,25 @@ def cmd_check(args: argparse.Namespace) -> int:
     return EXIT_ERROR if failed else EXIT_OK
 
 
-def _show_plan(plan: Any) -> None:
-    print(plan.render())
-    review = plan.review()
-    if review.empty:
-        print("nothing to fix by PATCH")
-    else:
-        print(review.drop(columns=["op_id"]).to_string(index=False, max_rows=200))
-    not_fixable = plan.not_fixable_table()
-    if not not_fixable.empty:
-        print(f"\nnot fixable by PATCH ({len(not_fixable)}):")
-        print(not_fixable[["kind", "user_name", "attribute", "action"]].to_string(index=False, max_rows=50))
-
-
 def _run_plan(plan: Any, args: argparse.Namespace, settings: Settings) -> int:
-    """Dry run (default) or apply a plan; print the plan, the journal and the outcome."""
+    """Dry run (default) or apply a plan, then the review: verdict and guards first, then the operations table
+    (as wide as the terminal), then what no PATCH fixes. A progress bar with ETA runs while accounts are paced."""
     from rcaudit.fix.apply import apply_plan, can_connect, scim_client
     from rcaudit.fix.guards import Guards
+    from rcaudit.model.errors import PlanRejected
+    from rcaudit.terminal import account_progress, show_review
 
-    _show_plan(plan)
     guards = Guards(max_changes=args.max_changes, allow_deactivate=args.allow_deactivate,
                     max_age_hours=args.max_age_hours)
     client = scim_client(settings) if args.apply or can_connect(settings) else None
-    result = apply_plan(plan, client, apply=args.apply, guards=guards, settings=settings)
-    table = result.table()
-    if not table.empty:
-        print()
-        print(table[["user", "attribute", "status", "before", "after", "http_status", "error"]]
-              .to_string(index=False, max_rows=200))
-    print(result.render())
+    what = "applying" if args.apply else "dry run: re-reading"
+    try:
+        with account_progress(what) as tick:
+            result = apply_plan(plan, client, apply=args.apply, guards=guards, settings=settings, on_account=tick)
+    except PlanRejected as exc:
+        show_review(plan, None, refused=exc.message)
+        raise
+    show_review(plan, result)
     return int(result.exit_code)
 
 
@@ -346,6 +333,70 @@ def _tenant_options(parser: argparse.ArgumentParser) -> None:
                         help="status of the generated provisioning job")
 
 
+def _verbose_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="also show the notebook's cell log on stderr (it is always in the run folder's run.log)")
+
+
+# Shown under each command's --help: what an analyst types first (command, then what it does). Commands not
+# listed here (other helpers' additions) get none until they add theirs.
+EXAMPLES: dict[str, list[tuple[str, str]]] = {
+    "": [("rcaudit demo", "the whole audit against the built-in sandbox, no credentials"),
+         ("rcaudit check", "test both connections and each permission"),
+         ("rcaudit audit --fail-on medium", "a scheduled audit: exit 1 on medium or high findings"),
+         ("rcaudit fix --run latest", "review the fixes for the latest run (a dry run)"),
+         ("rcaudit COMMAND --help", "each command's options and examples")],
+    "demo": [("rcaudit demo", "2,000 generated users; the run folder is under outputs/"),
+             ("rcaudit demo --users 300 --seed 4", "a smaller company, another seed"),
+             ("rcaudit demo --job-status Quarantine", "how a quarantined job reads in the report"),
+             ("rcaudit demo -v", "also show the cells' log on stderr (always in run.log)")],
+    "sandbox": [("rcaudit sandbox", "serve the emulators; paste the export lines it prints"),
+                ("rcaudit sandbox --rc-auth jwt", "the RingCentral JWT grant instead of a static token"),
+                ("rcaudit sandbox --save /tmp/t.json", "write a generated tenant and its truth.csv, then exit")],
+    "audit": [("rcaudit audit", "read both services; exit 1 on high findings"),
+              ("rcaudit audit --fail-on none --mask-pii", "never fail; hash personal values in every output"),
+              ("rcaudit audit -p scope_mode all -p waiver_file waivers.yaml", "notebook parameters"),
+              ("rcaudit audit --snapshot outputs/RUN_ID", "re-audit a saved run without reading anything")],
+    "check": [("rcaudit check", "one line per connection and permission; exit 2 if one fails")],
+    "fix": [("rcaudit fix --run latest", "review every fix for the latest run (a dry run)"),
+            ("rcaudit fix --run latest --attributes title,department --apply", "write those two attributes"),
+            ("rcaudit fix --run latest --kinds should_be_inactive --allow-deactivate --apply",
+             "deactivate the accounts of people who left"),
+            ("rcaudit rollback --journal outputs/RUN_ID/fixes/FIX_ID/journal.jsonl", "undo an apply, reviewed")],
+    "rollback": [("rcaudit rollback --journal outputs/RUN_ID/fixes/FIX_ID/journal.jsonl",
+                  "what the rollback would write (a dry run)"),
+                 ("rcaudit rollback --journal outputs/RUN_ID/fixes/FIX_ID/journal.jsonl --apply",
+                  "undo every applied operation of that fix")],
+}
+EXIT_CODES = ("exit codes: 0 ok, 1 findings (audit --fail-on) or failed operations, 2 error "
+              "(the message says what to do)")
+
+
+def _examples_text(examples: list[tuple[str, str]]) -> str:
+    """Each example on its own line, what it does on the next: fits 80 columns whatever the command's length."""
+    lines = ["examples:"]
+    for command, what in examples:
+        lines += [f"  {command}", f"      {what}"]
+    return "\n".join([*lines, EXIT_CODES.replace(" (the", "\n  (the")])
+
+
+class _ExamplesFormatter(argparse.HelpFormatter):
+    """Descriptions wrapped to the terminal as usual; a text of several lines (the examples) kept as written."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if "\n" in text:
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
+
+
+def add_examples(parser: argparse.ArgumentParser, commands: Any) -> None:
+    """Each command's examples as its --help epilog."""
+    for name, sub in {"": parser, **commands.choices}.items():
+        if name in EXAMPLES:
+            sub.epilog = _examples_text(EXAMPLES[name])
+            sub.formatter_class = _ExamplesFormatter
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rcaudit", description=__doc__)
     parser.add_argument("--version", action="version", version=f"rcaudit {__version__}")
@@ -354,6 +405,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="run against the built-in sandbox, no credentials needed")
     _tenant_options(demo)
     demo.add_argument("--out", help="the run folder to create (must not exist or be empty)")
+    _verbose_option(demo)
     demo.set_defaults(func=cmd_demo)
 
     sandbox = commands.add_parser("sandbox", help="serve the local Entra + Graph + RingCentral emulators")
@@ -380,6 +432,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="hash every personal value (all but active, title, department, country) in the report, "
                             "CSV and summary")
     _after_run_options(audit)
+    _verbose_option(audit)
     audit.set_defaults(func=cmd_audit)
 
     check = commands.add_parser("check", help="test both connections and each permission, one line per check")
@@ -415,6 +468,7 @@ def build_parser() -> argparse.ArgumentParser:
     rollback.set_defaults(func=cmd_rollback)
     _provision_parser(commands)
     _history_commands(commands)
+    add_examples(parser, commands)
     return parser
 
 

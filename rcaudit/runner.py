@@ -9,25 +9,26 @@ anything that looks like one (papermill writes every parameter into `audit.ipynb
 from __future__ import annotations
 
 import ast
+import contextlib
 import dataclasses
 import json
 import logging
 import os
 import re
 import sys
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from rcaudit.connect.config import PROJECT_ROOT, Settings
+from rcaudit.connect.config import Settings, missing_settings_message
 from rcaudit.model.errors import ConfigError, ExitCode, NotebookError, RcauditError
 from rcaudit.model.runs import create_run_folder
 from rcaudit.report.export import export_html, strip_saved_notebook
-from rcaudit.workbook import FAIL_ON
+from rcaudit.workbook import AUDIT_NOTEBOOK, FAIL_ON
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = ExitCode.OK, ExitCode.FINDINGS, ExitCode.ERROR
 
-AUDIT_NOTEBOOK = PROJECT_ROOT / "notebooks" / "audit.ipynb"
 
 
 def typed(value: str) -> Any:
@@ -179,46 +180,82 @@ def check_parameters(given: Iterable[tuple[str, str, bool]], settings: Settings,
     return out
 
 
-def _log_cells_to_stderr() -> None:
-    """Schedulers keep stderr: papermill's `log_output` writes each cell's output through its logger."""
+RUN_LOG = "run.log"
+
+
+@contextlib.contextmanager
+def _cell_log(folder: Path, verbose: bool) -> Iterator[None]:
+    """papermill's log (each cell's output, through its `log_output`) goes to `run.log` in the run folder, and
+    to stderr only with `-v`: a successful scheduled run prints its one summary line and nothing else."""
     logger = logging.getLogger("papermill")
-    if not any(getattr(h, "_rcaudit", False) for h in logger.handlers):
-        handler = logging.StreamHandler(sys.stderr)
+    handlers: list[logging.Handler] = [logging.FileHandler(folder / RUN_LOG, encoding="utf-8")]
+    if verbose:
+        handlers.append(logging.StreamHandler(sys.stderr))
+    saved = (logger.level, logger.propagate)
+    for handler in handlers:
         handler.setFormatter(logging.Formatter("%(message)s"))
-        handler._rcaudit = True  # type: ignore[attr-defined]
         logger.addHandler(handler)
     logger.setLevel(logging.INFO)
+    logger.propagate = False  # never to the root logger's last-resort stderr handler
+    logging.captureWarnings(True)  # a library's warning in this process belongs in run.log too
+    warnings_logger = logging.getLogger("py.warnings")
+    warnings_logger.addHandler(handlers[0])
+    warnings_logger.propagate = verbose
+    try:
+        yield
+    finally:
+        logging.captureWarnings(False)
+        warnings_logger.removeHandler(handlers[0])
+        for handler in handlers:
+            logger.removeHandler(handler)
+            handler.close()
+        logger.setLevel(saved[0])
+        logger.propagate = saved[1]
 
 
 def run_notebook(parameters: dict[str, Any], folder: Path, notebook: Path = AUDIT_NOTEBOOK,
-                 log_cells: bool = False) -> Path:
+                 log_cells: bool = False, verbose: bool = False) -> Path:
     """Execute `notebook` into `folder/audit.ipynb`. On a failing cell the executed notebook is still written
-    (with papermill's error banner) and a NotebookError carries the cell, the error and its traceback."""
+    (with papermill's error banner) and a NotebookError carries the cell, the error and its traceback.
+
+    With `log_cells` every cell's output goes to `folder/run.log` (and stderr with `verbose`); the kernel is
+    told (RCAUDIT_PROGRESS=log) to print one line per fetch phase instead of drawing progress bars."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
     output = folder / "audit.ipynb"
-    if log_cells:
-        _log_cells_to_stderr()
+    log = _cell_log(folder, verbose) if log_cells else contextlib.nullcontext()
+    previous = os.environ.get("RCAUDIT_PROGRESS")
+    os.environ["RCAUDIT_PROGRESS"] = "log"  # the kernel inherits it: one line per phase in the log
     try:
-        papermill.execute_notebook(str(notebook), str(output), parameters=parameters, kernel_name="python3",
-                                   progress_bar=sys.stderr.isatty(), log_output=log_cells, cwd=str(folder))
+        with log:
+            papermill.execute_notebook(str(notebook), str(output), parameters=parameters, kernel_name="python3",
+                                       progress_bar=verbose and sys.stderr.isatty(), log_output=log_cells,
+                                       cwd=str(folder))
     except PapermillExecutionError as exc:
         raise NotebookError(f"the {notebook.stem} notebook failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue}",
                             cell=exc.exec_count, ename=str(exc.ename), evalue=str(exc.evalue),
                             traceback=tuple(str(line) for line in exc.traceback or ()), notebook=str(output)) from None
+    finally:
+        if previous is None:
+            os.environ.pop("RCAUDIT_PROGRESS", None)
+        else:
+            os.environ["RCAUDIT_PROGRESS"] = previous
     return output
 
 
 def audit(*, settings: Settings, source: str, out: str | None = None, snapshot: str | None = None,
           params: dict[str, Any] | None = None, fail_on: str = "high", mask_pii: bool = False,
-          notebook: Path | None = None, log_cells: bool = False, notify_on: str | None = None,
-          keep: int | None = None) -> int:
+          notebook: Path | None = None, log_cells: bool = True, verbose: bool = False, label: str = "rcaudit",
+          notify_on: str | None = None, keep: int | None = None) -> int:
     """One audit run; returns the exit code (0 clean, 1 findings at or above `fail_on`, 2 error). `notebook`
     None is AUDIT_NOTEBOOK, read when called: the seam the exit-code tests use to run a tiny fixture notebook.
 
-    After a finished run: with `notify_on` (`rcaudit audit`; never `demo`) the RCAUDIT_NOTIFY_URLS webhooks are
-    told, with `keep` old run folders are pruned; neither can change the exit code."""
+    On success it prints exactly one line on stdout (`label`: sizes, findings, the report, the time, and what
+    followed the run); the cells' log is in the run folder's `run.log` (also on stderr with `verbose`). After a
+    finished run: with `notify_on` (`rcaudit audit`; never `demo`) the RCAUDIT_NOTIFY_URLS webhooks are told,
+    with `keep` old run folders are pruned; neither can change the exit code."""
+    started = time.perf_counter()
     if fail_on not in FAIL_ON:
         raise ConfigError(f"--fail-on {fail_on}: expected one of {', '.join(FAIL_ON)}")
     targets = _notify_targets(notify_on)  # a malformed RCAUDIT_NOTIFY_URLS is exit 2 before anything runs
@@ -227,7 +264,7 @@ def audit(*, settings: Settings, source: str, out: str | None = None, snapshot: 
     if source == "environment" and not snapshot:
         missing = settings.missing()
         if missing:
-            raise ConfigError("cannot audit, settings missing: " + "; ".join(missing))
+            raise ConfigError(missing_settings_message("cannot audit", missing))
     secrets_ = configured_secrets(settings)
     for name, value in (params or {}).items():  # the last gate before papermill writes them down
         _refuse_credential(name, str(value), secrets_)
@@ -237,14 +274,15 @@ def audit(*, settings: Settings, source: str, out: str | None = None, snapshot: 
                                   "mask_pii": mask_pii, "fail_on": fail_on}
     failure: NotebookError | None = None
     try:
-        run_notebook(parameters, folder, notebook or AUDIT_NOTEBOOK, log_cells=log_cells)
+        run_notebook(parameters, folder, notebook or AUDIT_NOTEBOOK, log_cells=log_cells, verbose=verbose)
     except NotebookError as exc:
         failure = exc  # the executed notebook (with the error banner) still becomes the report
     strip_saved_notebook(folder / "audit.ipynb")  # no widget state kept (nor exported as a CDN script)
     report = export_html(folder / "audit.ipynb", folder / "report.html", title="rcaudit report")
     summary_file = folder / "summary.json"
     if failure is not None:
-        raise NotebookError(f"{failure.message}; the run did not finish, see {report}", cell=failure.cell,
+        log = f" and {folder / RUN_LOG}" if log_cells else ""
+        raise NotebookError(f"{failure.message}; the run did not finish, see {report}{log}", cell=failure.cell,
                             ename=failure.ename, evalue=failure.evalue, traceback=failure.traceback,
                             notebook=failure.notebook)
     if not summary_file.is_file():
@@ -258,9 +296,10 @@ def audit(*, settings: Settings, source: str, out: str | None = None, snapshot: 
     code = EXIT_FINDINGS if should_fail(read_findings(folder / "findings.csv"), fail_on) else EXIT_OK
     after = [notify_after_run(folder, summary, str(report), notify_on, targets, settings)] if notify_on else []
     after += [prune_after_run(settings.outputs, keep, folder)] if keep is not None else []
-    print(f"rcaudit: {summary['sizes']['entra_users']:,} Entra users, {summary['sizes']['scim_users']:,} "
+    print(f"{label}: {summary['sizes']['entra_users']:,} Entra users, {summary['sizes']['scim_users']:,} "
           f"RingCentral accounts ({summary['source']}): {counts['total']:,} findings ({severity}), "
-          f"{counts['waived']} waived; report: {report}" + "".join(f"; {part}" for part in after if part))
+          f"{counts['waived']} waived; report: {report} ({time.perf_counter() - started:.1f} s)"
+          + "".join(f"; {part}" for part in after if part), flush=True)
     return code
 
 

@@ -21,7 +21,7 @@ from rcaudit import __version__
 from rcaudit.audit.causes import count_by_cause
 from rcaudit.audit.overrides import effective_mapping
 from rcaudit.audit.reconcile import AuditOptions, AuditResult, reconcile
-from rcaudit.connect.config import Settings
+from rcaudit.connect.config import PROJECT_ROOT, Settings
 from rcaudit.model.errors import ConfigError
 from rcaudit.model.findings import COLUMNS, SEVERITY_RANK, finding_key
 from rcaudit.model.runs import create_run_folder, earlier_runs, folder_key, origin_key, previous_run
@@ -61,6 +61,9 @@ def connect(source: str = "auto", *, saved_snapshot: str = "", sandbox_users: in
     saved snapshot reads nothing, so it needs no connection at all."""
     if source not in SOURCES:
         raise ConfigError(f"source={source!r}: expected one of {', '.join(SOURCES)}")
+    from rcaudit.lab import record_session
+
+    record_session()  # run by hand (Lab): keep what the cells show, for finish_run's report.html
     settings = Settings.from_env()
     if saved_snapshot:
         return Connection(settings, source, f"Re-auditing the saved snapshot {saved_snapshot}: nothing is read.")
@@ -213,6 +216,15 @@ def drilldown(findings: pd.DataFrame, top: int = 50) -> Any:
     return table_html(rows.style.hide(axis="index").map(lambda v: colours.get(v, ""), subset=["severity"]))
 
 
+def every_row(frame: pd.DataFrame, caption: str = "") -> Any:
+    """A table of every row (a plan under review, a dry run's journal): pandas' DataFrame display elides the
+    middle of long tables, which hides what `apply = True` would write. Escaped, without the 0..N index."""
+    styler = frame.style.hide(axis="index")
+    if caption:
+        styler = styler.set_caption(caption)
+    return table_html(styler)
+
+
 def provisioning_failures(snapshot: Snapshot, findings: pd.DataFrame, top: int = 50,
                           mask_key: bytes | None = None) -> pd.DataFrame:
     """Failed provisioning events of users that carry findings: often the reason for the drift.
@@ -352,6 +364,57 @@ def _with_by_cause(counts: dict[str, Any], counted: pd.DataFrame) -> dict[str, A
     out = {k: v for k, v in counts.items() if k != "waived"}
     out["by_cause"] = count_by_cause(counted)
     return {**out, **{k: v for k, v in counts.items() if k == "waived"}}
+
+
+PARAMETERS_FILE = "parameters.json"
+AUDIT_NOTEBOOK = PROJECT_ROOT / "notebooks" / "audit.ipynb"
+FILE_PARAMETERS = ("waiver_file", "mapping_file", "sandbox_tenant", "snapshot")
+
+
+def audit_parameter_names(notebook: Path = AUDIT_NOTEBOOK) -> list[str]:
+    """The names the audit notebook's `parameters` cell assigns (read, never executed)."""
+    import ast
+
+    import nbformat
+
+    names: list[str] = []
+    for cell in nbformat.read(str(notebook), as_version=4).cells:
+        if cell.cell_type == "code" and "parameters" in cell.get("metadata", {}).get("tags", []):
+            for node in ast.parse(cell.source).body:
+                if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
+                    names.append(node.targets[0].id)
+    return names
+
+
+def save_parameters(folder: Path, namespace: dict[str, Any]) -> Path:
+    """`parameters.json` in the run folder: the options this run was audited with, however it was run (Lab,
+    papermill, nbclient), so `rcaudit fix` plans with the same waivers, scope mode and grace. File parameters are
+    made absolute from the kernel's directory; only plain values are kept (never a secret: the parameters cell
+    holds none)."""
+    values: dict[str, Any] = {}
+    for name in audit_parameter_names():
+        value = namespace.get(name)
+        if not isinstance(value, str | int | float | bool) and value is not None:
+            continue
+        if name in FILE_PARAMETERS and isinstance(value, str) and value:
+            value = str(Path(value).expanduser().resolve())
+        values[name] = value
+    target = folder / PARAMETERS_FILE
+    target.write_text(json.dumps(values, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return target
+
+
+def finish_run(folder: Path, namespace: dict[str, Any]) -> None:
+    """The audit notebook's last step: `parameters.json`, and when the notebook was run by hand (JupyterLab),
+    the run folder's `audit.ipynb` and `report.html` from what its cells showed (under `rcaudit audit` the runner
+    exports papermill's notebook instead). `namespace` is the notebook's `globals()`; prints the report written."""
+    save_parameters(folder, namespace)
+    from rcaudit.lab import write_session_report
+
+    saved = Path(os.environ.get("JPY_SESSION_NAME") or AUDIT_NOTEBOOK)
+    report = write_session_report(folder, saved if saved.suffix == ".ipynb" and saved.is_file() else AUDIT_NOTEBOOK)
+    if report is not None:
+        print(f"report: {report}")
 
 
 def user_groups(snapshot: Snapshot, attribute: str = "department") -> pd.Series:

@@ -166,6 +166,18 @@ class Settings:
     def configured(self) -> bool:
         return not self.missing()
 
+
+def missing_settings_message(doing: str, missing: list[str]) -> str:
+    """The missing-settings error as lines a person can act on: what is missing, then what to do about it."""
+    return "\n".join([
+        f"{doing}: {len(missing)} setting(s) missing from the environment:",
+        *(f"  - {name}" for name in missing),
+        "Set them in the environment: README \"Configuration\" lists every RCAUDIT_* variable and",
+        "the permissions to grant the Entra app and the RingCentral app.",
+        "Or run `rcaudit demo` to try without a tenant.",
+    ])
+
+
 def user_config_dir() -> Path:
     """rcaudit's directory in the user's config folder (`$XDG_CONFIG_HOME/rcaudit`, `%APPDATA%\\rcaudit`)."""
     if sys.platform == "win32" and os.environ.get("APPDATA"):

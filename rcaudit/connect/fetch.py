@@ -8,6 +8,7 @@ Optional reads refused with a 403 (or another 4xx) are recorded in `unreadable` 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -27,24 +28,83 @@ if TYPE_CHECKING:
 EVENT_DAYS = 7
 
 
-class _Progress:
-    """tqdm bars on stderr (JupyterLab renders their carriage returns too), or nothing when nobody watches."""
+def _progress_mode(enabled: bool, log: bool) -> str:
+    """`widget` in a Jupyter kernel a person watches (ipywidgets bars in Lab), `text` in a terminal (tqdm on
+    stderr), `log` under `rcaudit audit` (papermill: one line per phase, RCAUDIT_PROGRESS=log), else `off`."""
+    if log:
+        return "log"
+    if not enabled:
+        return "off"
+    from rcaudit.connect.auth import _in_kernel
 
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self._bars: list[Any] = []
+    if _in_kernel():
+        import importlib.util
+
+        return "widget" if importlib.util.find_spec("ipywidgets") else "text"  # tqdm.notebook draws with them
+    return "text"
+
+
+class _Bar:
+    """One phase's bar: `bar(n)` counts n more users, `set_total(n)` once the service says how many there are
+    (SCIM `totalResults`); Graph lists have no total, so their bar counts pages until the list ends."""
+
+    def __init__(self, mode: str, description: str, total: int | None) -> None:
+        self.mode, self.description, self.total = mode, description, total
+        self.count, self.pages, self.started = 0, 0, time.perf_counter()
+        self.bar: Any = None
+        if mode in ("widget", "text"):
+            if mode == "widget":
+                from tqdm.notebook import tqdm as widget_tqdm
+
+                self.bar = widget_tqdm(total=total, desc=description, unit=" users", leave=True)
+            else:
+                from tqdm.std import tqdm as text_tqdm
+
+                self.bar = text_tqdm(total=total, desc=description, unit=" users", leave=False, dynamic_ncols=True)
+
+    def __call__(self, n: int) -> None:
+        self.count += n
+        self.pages += 1
+        if self.bar is not None:
+            if self.total is None:
+                self.bar.set_postfix_str(f"page {self.pages}", refresh=False)
+            self.bar.update(n)
+
+    def set_total(self, total: int) -> None:
+        self.total = total
+        if self.bar is not None:
+            self.bar.total = total
+            self.bar.refresh()
+
+    def close(self) -> None:
+        """Finish the bar: a widget stays, full, with its count; the log gets its one line."""
+        if self.mode == "log":
+            total = f" of {self.total:,}" if self.total is not None and self.total != self.count else ""
+            print(f"read {self.description}: {self.count:,}{total} in {self.pages} page(s), "
+                  f"{time.perf_counter() - self.started:.1f} s", flush=True)
+        elif self.bar is not None:
+            if self.total is None:
+                self.bar.total = self.count
+                self.bar.set_postfix_str(f"{self.pages} page(s)", refresh=False)
+            self.bar.refresh()
+            self.bar.close()
+
+
+class _Progress:
+    """Progress bars for the fetch's phases (see `_progress_mode`), or nothing when nobody watches."""
+
+    def __init__(self, enabled: bool, log: bool = False) -> None:
+        self.mode = _progress_mode(enabled, log)
+        self._bars: list[_Bar] = []
 
     def bar(self, description: str, total: int | None = None) -> Callable[[int], Any]:
-        """A new bar's `update` (the phases run one after another: the previous bar is closed)."""
-        if not self.enabled:
+        """A new bar (the phases run one after another: the previous bar is finished first)."""
+        if self.mode == "off":
             return lambda n: None
-        from tqdm.std import tqdm
-
         self.close()
-
-        bar = tqdm(total=total, desc=description, unit=" users", leave=False, dynamic_ncols=True)
+        bar = _Bar(self.mode, description, total)
         self._bars.append(bar)
-        return bar.update
+        return bar
 
     def close(self) -> None:
         for bar in self._bars:
@@ -144,7 +204,7 @@ class _Fetch:
     """One fetch: the clients, what could not be read, notes, timings and progress bars."""
 
     def __init__(self, settings: Settings, session: requests.Session, interactive: bool, progress: bool,
-                 event_days: int) -> None:
+                 event_days: int, log_progress: bool = False) -> None:
         from rcaudit.connect.auth import GraphAuth, RingCentralToken
         from rcaudit.connect.graph import GraphClient
         from rcaudit.connect.scim import ScimClient
@@ -155,7 +215,7 @@ class _Fetch:
         self.unreadable = _Unreadable()
         self.notes: list[str] = []
         self.timings: dict[str, float] = {}
-        self.progress = _Progress(progress)
+        self.progress = _Progress(progress, log_progress)
 
     def timed(self, phase: str, started: float) -> None:
         self.timings[phase] = round(time.perf_counter() - started, 3)
@@ -257,8 +317,9 @@ def fetch_snapshot(settings: Settings, *, source: str = "environment", progress:
     person = detect_interactive() if interactive is None or progress is None else interactive
     retry = retry or RetryPolicy(max_total=settings.retry_max_seconds)
     session = session or make_session(settings.ca_bundle, retry=retry)
+    log_progress = progress is not False and os.environ.get("RCAUDIT_PROGRESS") == "log"  # set by `rcaudit audit`
     fetch = _Fetch(settings, session, person if interactive is None else interactive,
-                   person if progress is None else progress, event_days)
+                   person if progress is None else progress, event_days, log_progress)
     started = time.perf_counter()
     try:
         config = fetch.scim.service_provider_config()

@@ -115,6 +115,9 @@ class _Walk:
             self.count, self.k = len(resources), overlap(len(resources))  # the server's real page size
             if not self.k and not self.needs_confirmation:
                 self.needs_confirmation = "pages of 1 cannot overlap: confirmed by a second walk"
+        set_total = getattr(self.on_page, "set_total", None)
+        if first and set_total is not None:  # a progress bar learns the total from the first page
+            set_total(total)
         if self.on_page:
             self.on_page(len(fresh))
         if len(self.users) >= total:

@@ -646,13 +646,15 @@ def _guard(writer: _Writer, pending: list[Operation], guards: Guards, now: dt.da
 def apply_plan(plan: Plan, client: ScimClient | None = None, *, apply: bool = False, guards: Guards | None = None,
                settings: Settings | None = None, now: dt.datetime | None = None, fix_id: str | None = None,
                sleep: Callable[[float], None] = time.sleep,
-               on_line: Callable[[dict[str, Any]], None] | None = None) -> ApplyResult:
+               on_line: Callable[[dict[str, Any]], None] | None = None,
+               on_account: Callable[[int, int], None] | None = None) -> ApplyResult:
     """Dry-run (default) or apply `plan`, into `<run folder>/fixes/<fix_id>/` (plan.json + journal.jsonl).
 
     `client` None: a dry run without re-reads (no connection). With `apply`, a failing guard raises
     `PlanRejected` (plan.json is still written, for review); in a dry run the reasons are in `refused`.
     The environment must point at the audited RingCentral (SCIM URL, JWT owner) before anything is read from
     it; requests a crashed apply of this plan left in flight are decided (re-read) before the guards count.
+    `on_account(done, total)` is called before the first account and after each one (a progress bar's hook).
     """
     guards = guards or Guards()
     now = now or dt.datetime.now(dt.UTC)
@@ -675,17 +677,19 @@ def apply_plan(plan: Plan, client: ScimClient | None = None, *, apply: bool = Fa
             grouped: dict[str, list[Operation]] = {}
             for operation in pending:
                 grouped.setdefault(operation.scim_id, []).append(operation)
-            _write_accounts(writer, grouped, guards, interrupted)
+            _write_accounts(writer, grouped, guards, interrupted, on_account)
     finally:
         journal.close()
     return result
 
 
 def _write_accounts(writer: _Writer, grouped: dict[str, list[Operation]], guards: Guards,
-                    interrupted: threading.Event) -> None:
+                    interrupted: threading.Event, on_account: Callable[[int, int], None] | None = None) -> None:
     """One account after another, stopping on Ctrl-C or after too many failures in a row."""
     result = writer.result
     failures_in_a_row = 0
+    tick = on_account or (lambda done, total: None)
+    tick(0, len(grouped))
     for position, (scim_id, operations) in enumerate(grouped.items()):
         left = len(grouped) - position
         if interrupted.is_set():
@@ -699,6 +703,7 @@ def _write_accounts(writer: _Writer, grouped: dict[str, list[Operation]], guards
                               "account(s) not attempted: fix the cause, then run the same plan again")
             break
         outcome = writer.account(scim_id, operations)
+        tick(position + 1, len(grouped))
         if outcome == "failed":
             failures_in_a_row += 1
         elif outcome == "applied":

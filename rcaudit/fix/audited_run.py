@@ -1,8 +1,9 @@
 """The run being fixed: a run folder's snapshot re-audited with the options its notebook ran with.
 
-The options are read back from the executed notebook's injected parameters (literals only, never
-executed), and the re-audit is checked against the run's `findings.csv`, so a plan is built from exactly
-what the analyst reviewed. Pure: files only.
+The options are read back from the run's `parameters.json` (written by the notebook's last step, in
+JupyterLab too), else from the executed notebook's injected parameters (literals only, never executed), and
+the re-audit is checked against the run's `findings.csv`, so a plan is built from exactly what the analyst
+reviewed. Pure: files only.
 """
 
 
@@ -63,10 +64,31 @@ def _literal_assignments(source: str) -> dict[str, Any]:
     return found
 
 
+def _saved_parameters(folder: Path) -> dict[str, Any] | None:
+    """The run's `parameters.json` (the audit notebook writes it however it is run: Lab, papermill, nbclient), or
+    None when absent; a damaged one is an error naming it, never a quiet fall back to default options."""
+    saved = folder / "parameters.json"
+    if not saved.is_file():
+        return None
+    try:
+        values = json.loads(saved.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{saved}: not readable JSON ({type(exc).__name__}): restore it, or delete it to plan "
+                          "from the run's executed audit.ipynb") from None
+    if not isinstance(values, dict):
+        raise ConfigError(f"{saved}: expected an object of notebook parameters")
+    return values
+
+
 def run_parameters(folder: Path) -> tuple[dict[str, Any], str]:
-    """The audit notebook's parameters for this run (its executed `audit.ipynb`), and where they came from."""
+    """The audit notebook's parameters for this run and where they came from: its `parameters.json`, else the
+    executed `audit.ipynb` (runs made before parameters.json), else the notebook's defaults."""
     notebook = folder / "audit.ipynb"
     values = dict(AUDIT_NOTEBOOK_DEFAULTS)
+    saved = _saved_parameters(folder)
+    if saved is not None:
+        values.update({k: v for k, v in saved.items() if isinstance(k, str)})
+        return values, "audit options read from the run's parameters.json"
     if not notebook.is_file():
         return values, "the run folder holds no executed audit.ipynb: the audit's default options are used"
     try:
