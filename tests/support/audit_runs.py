@@ -33,7 +33,6 @@ class Run:
 def audit_with(notebook: Path, folder: Path, *args: str) -> Run:
     """`rcaudit audit --out folder ARGS` with `notebook` in place of the audit notebook (runner.AUDIT_NOTEBOOK,
     which `audit` and `check_parameters` read when called)."""
-    runner._log_cells_to_stderr()  # papermill's cell logger bound to the session's stderr, not to `err` below
     err = io.StringIO()
     with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stderr(err):
         mp.setattr(runner, "AUDIT_NOTEBOOK", notebook)
