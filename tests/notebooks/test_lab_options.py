@@ -63,7 +63,8 @@ def test_a_lab_run_saves_its_options_and_a_report(lab_run: tuple[Path, str, str]
     assert saved["scope_mode"] == "all" and saved["waiver_file"] == waivers and saved["grace_minutes"] == 5
     report = (folder / "report.html").read_text(encoding="utf-8")
     summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
-    assert f"{summary['findings']['total']} findings, by severity" in report  # the last cell's output is in it
+    counts = summary["findings"]
+    assert f"({counts['total']:,} findings, {counts['waived']} waived)" in report  # the last cell's output is in it
     assert "Scope" in report and "plotly-graph-div" in report  # narrative and charts, as rcaudit audit writes
 
 
