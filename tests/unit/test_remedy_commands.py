@@ -38,3 +38,16 @@ def test_every_rcaudit_provision_a_remedy_names_is_one_the_provision_plan_takes(
     for kind, user in sorted(named):
         plan = build_provision_plan(run, [user])
         assert len(plan.operations) == 1, f"a {kind} remedy names `rcaudit provision --users {user}`: {plan.notes}"
+
+
+def test_the_fix_review_sends_a_missing_user_to_rcaudit_provision_which_takes_them(tmp_path: Path) -> None:
+    from rcaudit.fix.plan import Filters, plan_for_run
+
+    folder = tmp_path / "20261201T000000Z-abcd"
+    snapshot_from_tenant(generate(users=200, seed=1).tenant, NOW).save(folder / "snapshot")
+    missing = [n for n in plan_for_run(folder, Filters.parse("", "", "", "", False)).not_fixable
+               if n.kind == "missing_in_target"]
+    assert missing
+    for item in missing:
+        [user] = re.findall(r"`rcaudit provision --run DIR --users (\S+)`", item.action)
+        assert len(build_provision_plan(load_run(folder), [user]).operations) == 1
