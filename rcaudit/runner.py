@@ -199,6 +199,7 @@ def _cell_log(folder: Path, verbose: bool) -> Iterator[None]:
     logger.propagate = False  # never to the root logger's last-resort stderr handler
     logging.captureWarnings(True)  # a library's warning in this process belongs in run.log too
     warnings_logger = logging.getLogger("py.warnings")
+    saved_warnings = warnings_logger.propagate
     warnings_logger.addHandler(handlers[0])
     warnings_logger.propagate = verbose
     try:
@@ -206,6 +207,7 @@ def _cell_log(folder: Path, verbose: bool) -> Iterator[None]:
     finally:
         logging.captureWarnings(False)
         warnings_logger.removeHandler(handlers[0])
+        warnings_logger.propagate = saved_warnings  # the caller's logging is as it was (a test's, an embedding app's)
         for handler in handlers:
             logger.removeHandler(handler)
             handler.close()

@@ -490,10 +490,11 @@ def display_names(snapshot: Snapshot, shown: pd.DataFrame, mask_key: bytes | Non
 
 
 def changes_grid(outputs: Path, folder: Path, findings: pd.DataFrame, started_at: dt.datetime,
-                 interactive: bool = False) -> Html | None:
+                 interactive: bool = False, mask_key: bytes | None = None) -> Html | None:
     """New, fixed and persisting findings against the previous run of the same source, tenant and SCIM URL (the
     run `summary.md` and notifications compare with), each with its first-seen date and age (days since the
-    earliest such run that had it); None when there is no earlier run."""
+    earliest such run that had it); None when there is no earlier run. With `mask_key` (--mask-pii) every
+    `user_name` is masked: this run's, and the fixed rows' read from the earlier run (which may not have been)."""
     from rcaudit.report.trends import change_list, first_seen
     from rcaudit.report.trends import changes_grid as grid
 
@@ -504,4 +505,8 @@ def changes_grid(outputs: Path, folder: Path, findings: pd.DataFrame, started_at
     current["key"] = finding_key(current)
     change = compare(open_findings(earlier[-1]), current)
     listing = change_list(change, first_seen(earlier), pd.Timestamp(started_at))
+    if mask_key is not None and not listing.empty:
+        key = mask_key
+        listing["user_name"] = listing["user_name"].map(
+            lambda v: v if not v or str(v).startswith("pii:") else mask(str(v), key))
     return grid(listing, earlier[-1].run_id, boot=interactive)

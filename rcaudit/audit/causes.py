@@ -355,8 +355,13 @@ def _fix(row: _Row, *extra: str) -> str:
     return "`" + " ".join([*parts, *extra]) + " --apply`"
 
 
-def _provision(row: _Row) -> str:
-    return f"`rcaudit provision --run DIR --users {row.entra_id} --apply`"
+def _provision(row: _Row, app: str) -> str:
+    """`rcaudit provision` for a missing user (the only kind its plan takes: fix/provision.build_provision_plan);
+    for a user who has an account, Entra's own Provision on demand, which re-exports an existing user too."""
+    if row.kind == "missing_in_target":
+        return f"`rcaudit provision --run DIR --users {row.entra_id} --apply`"
+    return f"Entra admin center > Entra ID > Enterprise apps > {app} > Provisioning > Provision on demand, user " \
+           f"{row.entra_id}"
 
 
 _FIX_ORPHAN = "--include-orphans --allow-deactivate"
@@ -405,7 +410,7 @@ def remedy(cause: str, row: _Row, evidence: str, app: str) -> str:
     if "{orphan}" in template:
         fills["orphan"] = _fix(row, _FIX_ORPHAN)
     if "{provision}" in template:
-        fills["provision"] = _provision(row)
+        fills["provision"] = _provision(row, app)
     if "{restart}" in template:
         fills["restart"] = _RESTART.format(app=app)
     text = template.format(app=app, **fills)

@@ -46,8 +46,9 @@ FIXABLE_KINDS = (*LIFECYCLE_KINDS, "attribute_mismatch")
 
 
 ACTIONS = {
-    "missing_in_target": "provision on demand in Entra (Enterprise applications → RingCentral → Provisioning → "
-                         "Provision on demand), or let the next provisioning cycle (about 40 minutes) create it",
+    "missing_in_target": "`rcaudit provision --run {run} --users {user}` (a dry run; add --apply to send) or "
+                         "Entra's Provision on demand (Enterprise applications → RingCentral → Provisioning), or "
+                         "let the next provisioning cycle (about 40 minutes) create it",
     "ambiguous_match": "a person decides which RingCentral account is the real one; deactivate or correct the "
                        "others in RingCentral, then audit again",
     "orphan_in_target": "check it is not a service or shared account (else waive it), then plan again with "
@@ -346,7 +347,9 @@ def _decide(row: FindingRow, filters: Filters, account: dict[str, Any] | None, u
     kind = row["kind"]
     if row["waived"]:
         return "waived: nothing to do while the waiver holds (see reason)"
-    if kind in ("missing_in_target", "ambiguous_match"):
+    if kind == "missing_in_target":  # rcaudit provision plans exactly these (fix/provision.build_provision_plan)
+        return ACTIONS[kind].format(run="DIR", user=row["entra_id"])
+    if kind == "ambiguous_match":
         return ACTIONS[kind]
     if kind == "orphan_in_target" and not filters.include_orphans:
         return ACTIONS[kind]
