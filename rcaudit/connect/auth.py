@@ -70,10 +70,30 @@ def _parent_is_batch_runner() -> bool:
     """Whether the kernel's launcher is papermill/nbclient/nbconvert (Linux: its command line)."""
     parent = os.environ.get("JPY_PARENT_PID")
     try:
-        cmdline = Path(f"/proc/{int(parent or 0)}/cmdline").read_bytes().decode("utf-8", "replace").lower()
+        cmdline = Path(f"/proc/{int(parent or 0)}/cmdline").read_bytes().decode("utf-8", "replace")
     except (OSError, ValueError):
         return False
-    return any(name in cmdline for name in ("papermill", "nbclient", "nbconvert", "nbval", "pytest"))
+    return bool(launcher_names(cmdline) & BATCH_RUNNERS)
+
+
+BATCH_RUNNERS = frozenset({"papermill", "nbclient", "nbconvert", "nbval", "pytest", "jupyter-nbconvert"})
+
+
+def launcher_names(cmdline: str) -> set[str]:
+    """The program a NUL-separated command line runs, by name: its executable, and for an interpreter the
+    module after `-m` or the script. Only names, never paths: a Lab whose root folder is called
+    `pytest-of-root` or `papermill-notes` is still a person's Lab."""
+    args = [a for a in cmdline.split("\0") if a]
+    if not args:
+        return set()
+    names = {Path(args[0]).name.lower()}
+    if Path(args[0]).name.lower().startswith("python"):
+        rest = [a for a in args[1:] if not a.startswith("-") or a == "-m"]
+        if rest[:1] == ["-m"] and len(rest) > 1:
+            names.add(rest[1].split(".")[0].lower())
+        elif rest:
+            names.add(Path(rest[0]).name.lower().removesuffix(".py"))
+    return names
 
 
 def detect_interactive() -> bool:
