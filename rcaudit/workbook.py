@@ -510,3 +510,11 @@ def changes_grid(outputs: Path, folder: Path, findings: pd.DataFrame, started_at
         listing["user_name"] = listing["user_name"].map(
             lambda v: v if not v or str(v).startswith("pii:") else mask(str(v), key))
     return grid(listing, earlier[-1].run_id, boot=interactive)
+
+
+def person_watching() -> bool:
+    """Whether a person runs this notebook (JupyterLab started the kernel, no batch runner did): then its grids
+    carry their own script to draw in Lab; under papermill the exported report ships that script once."""
+    from rcaudit.connect.auth import detect_interactive
+
+    return detect_interactive()

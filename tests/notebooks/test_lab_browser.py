@@ -1,6 +1,6 @@
 """JupyterLab driven in Debian's Chromium (issue 14, point 7): open audit.ipynb, Run All, see the fetch's progress
 bars as widgets with their totals, and the run finish with report.html and parameters.json in its run folder.
-(The findings grid is another change's: this test asserts the bars and the finished run only.)
+It also sees the findings grid drawn by DataTables in Lab, holding every finding of the run.
 
 Lab serves a copy of the notebook in a temporary root, so its autosave can never write outputs into the
 tracked notebooks/audit.ipynb. The kernel starts its own sandbox (no RCAUDIT_* settings): HTTPS on 127.0.0.1."""
@@ -95,6 +95,8 @@ def test_run_all_in_lab_shows_progress_bars_and_finishes_the_run(lab: tuple[str,
         finally:
             page.screenshot(path=str(tmp_path / "lab-run-all.png"), full_page=False)
         labels = page.locator(".jp-OutputArea-output .widget-hbox").all_inner_texts()  # tqdm: text, bar, count
+        grid = page.locator(".jp-OutputArea-output", has_text="Every finding:").first
+        grid_text, drawn = grid.inner_text(), grid.locator(".dt-container").count()
         browser.close()
     text = " ".join(labels).replace("\u2007", " ")  # tqdm pads with figure spaces
     assert re.search(r"Entra users", text) and re.search(r"RingCentral users", text)
@@ -102,3 +104,5 @@ def test_run_all_in_lab_shows_progress_bars_and_finishes_the_run(lab: tuple[str,
     assert (folder / "report.html").is_file() and (folder / "summary.json").is_file()
     assert json.loads((folder / "parameters.json").read_text(encoding="utf-8"))["sandbox_users"] == 300
     assert errors == []
+    total = json.loads((folder / "summary.json").read_text(encoding="utf-8"))["findings"]["total"]
+    assert drawn >= 1 and f"Showing 1 to {min(total, 25)} of {total} entries" in grid_text, (drawn, grid_text[-300:])
