@@ -120,6 +120,15 @@ def earlier_runs(roots: Iterable[Path], folder: Path, key: tuple[str, str, str])
     return sorted(seen.values(), key=lambda r: (r.started_at, r.run_id))
 
 
+def runs_of_latest_origin(runs: list[Run]) -> list[Run]:
+    """Of `runs` (oldest first), those of the newest run's source, tenant and SCIM URL: a history never mixes a
+    demo run or another tenant into the drift it charts."""
+    if not runs:
+        return []
+    key = origin_key(runs[-1].summary, runs[-1].folder)
+    return [run for run in runs if origin_key(run.summary, run.folder) == key]
+
+
 def previous_run(roots: Iterable[Path], folder: Path, key: tuple[str, str, str]) -> Run | None:
     """The latest of `earlier_runs`; None when there is none."""
     earlier = earlier_runs(roots, folder, key)
