@@ -48,7 +48,8 @@ def lab(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     settings.mkdir(parents=True)  # every cell stays in the page (Lab 4 drops cells scrolled out of view)
     (settings / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}', encoding="utf-8")
     port, token = _free_port(), secrets.token_urlsafe(12)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RCAUDIT_", "JPY_"))}
+    # A person's Lab: no `CI` either (CI services set it, and rcaudit then takes no one to be watching)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RCAUDIT_", "JPY_")) and k != "CI"}
     env.update(PYTHONPATH=str(CHECKOUT), RCAUDIT_OUTPUTS=str(root / "outputs"),
                JUPYTER_CONFIG_DIR=str(tmp_path / "cfg"),
                JUPYTERLAB_SETTINGS_DIR=str(tmp_path / "lab-settings"))
