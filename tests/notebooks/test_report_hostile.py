@@ -45,6 +45,16 @@ def hostile_values(port: int) -> dict[str, str]:
     }
 
 
+ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+PLANTED_MOBILE = "+447700900999"
+
+
+def formulas(port: int) -> dict[str, str]:
+    """Spreadsheet formulas planted in RingCentral values (OWASP "CSV Injection" payloads), by attribute."""
+    return {"department": f'=HYPERLINK("http://127.0.0.1:{port}/csv","open")',
+            "locality": "@SUM(1+9)*cmd|' /C calc'!A0"}
+
+
 def hostile_tenant(port: int) -> tuple[dict, dict[str, str]]:
     """A generated 60-user tenant (job in quarantine) with markup planted on one matched user and around it."""
     generated = generate(users=60, seed=5, job_status="Quarantine")
@@ -55,6 +65,12 @@ def hostile_tenant(port: int) -> tuple[dict, dict[str, str]]:
     user.update(jobTitle=values["jobTitle"], displayName=values["displayName"], department=values["department"],
                 userPrincipalName=values["userName"])
     account.update(title=values["rc_title"], userName=values["userName"])
+    planted = formulas(port)
+    account.setdefault(ENTERPRISE, {})["department"] = planted["department"]
+    work = next(a for a in account["addresses"] if a.get("type") == "work")
+    work["locality"] = planted["locality"]
+    mobile = next(n for n in account["phoneNumbers"] if n.get("type") == "mobile")
+    mobile["value"] = PLANTED_MOBILE  # a phone number that differs from Entra's: exported as it is
     event = next(e for e in tenant["graph"]["provisioningEvents"]
                  if e["provisioningStatusInfo"]["status"] == "failure")
     event["sourceIdentity"].update(id=user["id"], displayName=values["displayName"])
@@ -165,3 +181,33 @@ def test_the_csp_blocks_a_script_that_got_into_the_page_anyway(demo_report: Path
     assert visited.pwned is None and seen == []
     assert any("script-src" in v for v in visited.violations), visited.violations
     assert all(visited.charts_drawn)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason=NEEDS_CHROMIUM)
+def test_download_csv_turns_a_planted_formula_into_text_and_leaves_phone_numbers_alone(
+        demo_report: Path, hostile: tuple[int, list[str], dict, dict[str, str]]) -> None:
+    """findings.csv keeps raw values (its contract); the report's "Download CSV", made for a spreadsheet,
+    prefixes a value that starts like a formula with ' so Excel or LibreOffice shows it and runs nothing."""
+    import pandas as pd
+    from playwright.sync_api import sync_playwright
+
+    from tests.support.big_report import LAUNCH_ARGS, open_report
+
+    port, _, _, _ = hostile
+    planted = formulas(port)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
+        page = browser.new_page(accept_downloads=True)
+        open_report(page, demo_report / "report.html")
+        with page.expect_download() as download:
+            page.locator("#findings-grid_wrapper button", has_text="Download CSV").click()
+        saved = pd.read_csv(download.value.path(), dtype=str, keep_default_na=False)
+        browser.close()
+    raw = pd.read_csv(demo_report / "findings.csv", dtype=str, keep_default_na=False)
+    assert len(saved) == len(raw)
+    cells = [str(v) for v in saved.to_numpy().ravel()]
+    for formula in planted.values():
+        assert formula in set(raw["actual"])  # the run folder's CSV holds the value as RingCentral has it
+        assert "'" + formula in cells and formula not in cells
+    assert not [c for c in cells if c[:1] in ("=", "@", "\t", "\r")]
+    assert PLANTED_MOBILE in set(raw["actual"]) and PLANTED_MOBILE in cells  # E.164 values stay as they are

@@ -6,8 +6,12 @@ const rcText = c => (c !== null && typeof c === "object") ? String(c.v ?? "") : 
 const rcRaw = c => (c !== null && typeof c === "object") ? String(c.x ?? c.v ?? "") : String(c ?? "");
 const rcTip = c => (c !== null && typeof c === "object" && c.t) ? String(c.t) : rcText(c);
 const RC_CLASSES = new Set(__CLASSES__);
+// "Download CSV" is opened in a spreadsheet, which runs a cell that starts like a formula (=, +, -, @, tab, CR):
+// such a value gets a leading ' and is shown as the text it is (OWASP "CSV Injection"). A plain number or
+// phone number (+44 20 7946 0000, -3) stays as it is: with no letter in it, no function can be called.
+const rcCsvSafe = s => (/^[=+\-@\t\r]/.test(s) && !/^[+-]?[\d\s().]+$/.test(s)) ? "'" + s : s;
 function rcRender(cell, type) {
-  if (type === "export") { return rcRaw(cell); }
+  if (type === "export") { return rcCsvSafe(rcRaw(cell)); }
   if (type === "sort" || type === "type") { return rcRaw(cell); }
   if (type === "filter") { return [...new Set([rcText(cell), rcRaw(cell), (cell && cell.b) || ""])].filter(Boolean).join(" "); }
   const text = rcText(cell), tip = rcTip(cell);
