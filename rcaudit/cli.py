@@ -276,7 +276,7 @@ def _after_run_options(audit: argparse.ArgumentParser) -> None:
     audit.add_argument("--notify-on", choices=("new", "any", "always"), default="new",
                        help="when to post to the RCAUDIT_NOTIFY_URLS webhooks: new (default) = a finding at or above "
                             "--fail-on that the previous run of this tenant did not have; any = any such finding; "
-                            "always = every run")
+                            "always = every run. A run that does not finish (exit 2) is posted under each")
     audit.add_argument("--keep", type=int, metavar="N",
                        help="after a finished run, delete run folders beyond the N newest (as `rcaudit runs --prune "
                             "--keep N --apply`)")

@@ -256,11 +256,29 @@ def audit(*, settings: Settings, source: str, out: str | None = None, snapshot: 
     On success it prints exactly one line on stdout (`label`: sizes, findings, the report, the time, and what
     followed the run); the cells' log is in the run folder's `run.log` (also on stderr with `verbose`). After a
     finished run: with `notify_on` (`rcaudit audit`; never `demo`) the RCAUDIT_NOTIFY_URLS webhooks are told,
-    with `keep` old run folders are pruned; neither can change the exit code."""
+    with `keep` old run folders are pruned; neither can change the exit code. A run that fails (exit 2) after
+    RCAUDIT_NOTIFY_URLS was read tells the webhooks too, whatever `notify_on` says, then raises its error."""
     started = time.perf_counter()
     if fail_on not in FAIL_ON:
         raise ConfigError(f"--fail-on {fail_on}: expected one of {', '.join(FAIL_ON)}")
     targets = _notify_targets(notify_on)  # a malformed RCAUDIT_NOTIFY_URLS is exit 2 before anything runs
+    made: list[Path] = []  # the run folder, once there is one
+    try:
+        return _audit(settings=settings, source=source, out=out, snapshot=snapshot, params=params, fail_on=fail_on,
+                      mask_pii=mask_pii, notebook=notebook, log_cells=log_cells, verbose=verbose, label=label,
+                      notify_on=notify_on, keep=keep, targets=targets, started=started, made=made)
+    except RcauditError as exc:
+        if notify_on and targets:  # a scheduled run that broke is news under every --notify-on
+            told = notify_failure(made[0] if made else None, exc, source=source, fail_on=fail_on, mask_pii=mask_pii,
+                                  targets=targets, settings=settings, notify_on=notify_on)
+            print(f"{label}: {told}", file=sys.stderr, flush=True)
+        raise
+
+
+def _audit(*, settings: Settings, source: str, out: str | None, snapshot: str | None,
+           params: dict[str, Any] | None, fail_on: str, mask_pii: bool, notebook: Path | None, log_cells: bool,
+           verbose: bool, label: str, notify_on: str | None, keep: int | None, targets: list[Any], started: float,
+           made: list[Path]) -> int:
     if keep is not None and keep < 1:
         raise ConfigError(f"--keep {keep}: must be at least 1 (the run just made is always kept)")
     if source == "environment" and not snapshot:
@@ -271,6 +289,7 @@ def audit(*, settings: Settings, source: str, out: str | None = None, snapshot: 
     for name, value in (params or {}).items():  # the last gate before papermill writes them down
         _refuse_credential(name, str(value), secrets_)
     folder = create_run_folder(settings.outputs, out)
+    made.append(folder)
     parameters: dict[str, Any] = {**(params or {}), "source": source, "run_folder": str(folder),
                                   "snapshot": str(Path(snapshot).resolve()) if snapshot else "",
                                   "mask_pii": mask_pii, "fail_on": fail_on}
@@ -363,6 +382,51 @@ def notify_after_run(folder: Path, summary: dict[str, Any], report: str, notify_
     if failed:
         return f"notify: {sent} sent, {len(failed)} FAILED (see {folder / 'run.log'})"
     return f"notify: {sent} sent ({why})"
+
+
+MASKED_DETAIL = "details in run.log; not sent under --mask-pii"
+
+
+def failure_text(exc: RcauditError, masked: bool) -> str:
+    """What a failure notice says went wrong: the error's message (rcaudit's errors name settings, never their
+    values); under `--mask-pii` only the failing cell and the error's type, as a message may quote a service."""
+    if not masked:
+        return exc.message
+    if isinstance(exc, NotebookError) and exc.ename:
+        return f"the audit notebook failed in cell {exc.cell}: {exc.ename} ({MASKED_DETAIL})"
+    return f"{type(exc).__name__} ({MASKED_DETAIL})"
+
+
+def notify_failure(folder: Path | None, exc: RcauditError, *, source: str, fail_on: str, mask_pii: bool,
+                   targets: list[Any], settings: Settings, notify_on: str) -> str:
+    """Tell the webhooks that the run did not finish; logged in run.log when there is a run folder. Never raises:
+    the audit's own error is what the caller reports."""
+    from rcaudit.model.runs import log_to_run
+
+    def log(line: str) -> None:
+        if folder is not None and folder.is_dir():
+            log_to_run(folder, line)
+
+    try:
+        from rcaudit.connect.notify import post_all
+        from rcaudit.report.notify_messages import failure_notice, payload
+
+        report = folder / "report.html" if folder is not None else None
+        notice = failure_notice(run_id=folder.name if folder is not None else "", source=source, fail_on=fail_on,
+                                error=failure_text(exc, mask_pii), masked=mask_pii,
+                                report=str(report) if report is not None and report.is_file() else "")
+        bodies = {kind: payload(kind, notice, None, notify_on) for kind in {t.kind for t in targets}}
+        outcomes = post_all(targets, bodies, settings.ca_bundle)
+    except Exception as failure:  # a notification never hides the audit's error
+        log(f"notify: FAILED before posting ({type(failure).__name__})")
+        return f"notify: FAILED ({type(failure).__name__}) while telling that the audit did not finish"
+    log("notify: the audit did not finish")
+    for outcome in outcomes:
+        log(outcome.line())
+    failed = [o for o in outcomes if not o.sent]
+    sent = len(outcomes) - len(failed)
+    return (f"notify: {sent} sent, {len(failed)} FAILED" if failed else f"notify: {sent} sent") + \
+        " (the audit did not finish)"
 
 
 def prune_after_run(outputs: Path, keep: int, folder: Path) -> str:

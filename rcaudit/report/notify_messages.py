@@ -34,7 +34,12 @@ ADAPTIVE_CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 SLACK_HEADER_LIMIT, SLACK_TEXT_LIMIT, SLACK_FIELDS_LIMIT = 150, 3000, 10
 EXAMPLES = 5  # new findings named in a message
 GENERIC_VERSION = 1
-_CARD_MARKDOWN = re.compile(r"([\\`*_\[\]()#+!~<>|])")
+# Teams renders only bold, italic, lists and links in a TextBlock, Fact.Title and Fact.Value (MicrosoftDocs/
+# msteams-docs msteams-platform/task-modules-and-cards/cards/cards-format.md; headers, tables, images and
+# preformatted text "aren't supported"). So only their syntax is escaped: a backslash before punctuation Teams
+# does not interpret would be shown as typed on its mobile clients (microsoft/AdaptiveCards#5590).
+_CARD_MARKDOWN = re.compile(r"([\\*_\[\]])")
+_CARD_LIST_START = re.compile(r"^(?:([-+])|(\d+)\.)(\s)")
 
 
 def gate(fail_on: str) -> tuple[str, ...]:
@@ -62,6 +67,7 @@ class Notice:
     masked: bool
     examples: list[dict[str, str]] = field(default_factory=list)  # severity, kind, who, attribute
     fixed_by_severity: dict[str, int] = field(default_factory=dict)
+    error: str | None = None  # set on a run that did not finish (verdict `error`): what went wrong, in one line
 
     @property
     def new_gated(self) -> int:
@@ -94,8 +100,26 @@ def notice_from_summary(summary: dict[str, Any], report: str, examples: list[dic
                                      for level in SEVERITIES})
 
 
+ERROR_TEXT_LIMIT = 400  # characters of an error shown in a message
+
+
+def failure_notice(*, run_id: str, source: str, fail_on: str, error: str, report: str, masked: bool) -> Notice:
+    """The notice of a run that did not finish (an expired secret, RingCentral down, a cell that failed): no
+    counts, since none were made. `error` is said by the caller; under `--mask-pii` it names only the error's
+    type (an error may quote a value from a service), and is cut to ERROR_TEXT_LIMIT characters."""
+    text = " ".join(error.split())
+    text = text if len(text) <= ERROR_TEXT_LIMIT else text[: ERROR_TEXT_LIMIT - 1] + "…"
+    zero = dict.fromkeys(SEVERITIES, 0)
+    return Notice(run_id=run_id, source=source, verdict="error", fail_on=fail_on, by_severity=dict(zero), total=0,
+                  waived=0, previous_run=None, new_by_severity=dict(zero), fixed=0, report=report, masked=masked,
+                  error=text or "the audit did not finish")
+
+
 def should_notify(notice: Notice, notify_on: str) -> tuple[bool, str]:
-    """Whether to post, and why (or why not), for the summary line and run.log."""
+    """Whether to post, and why (or why not), for the summary line and run.log. A run that did not finish
+    posts under every `--notify-on`: staying quiet would read as "nothing new went wrong"."""
+    if notice.verdict == "error":
+        return True, "the audit did not finish"
     level = f"at or above {notice.fail_on}" if notice.fail_on in SEVERITIES else "of any severity"
     if notify_on == "always":
         return True, "--notify-on always"
@@ -108,11 +132,14 @@ def should_notify(notice: Notice, notify_on: str) -> tuple[bool, str]:
 
 
 # --- the words ----------------------------------------------------------------------------------------------
-VERDICT_WORDS = {"fail": "FAIL", "drift": "drift (below the gate)", "clean": "clean"}
+VERDICT_WORDS = {"fail": "FAIL", "drift": "drift (below the gate)", "clean": "clean",
+                 "error": "ERROR: the audit did not finish"}
 
 
 def title(notice: Notice) -> str:
     where = "sandbox demo" if notice.source == "sandbox" else "Entra → RingCentral"
+    if notice.error is not None:
+        return f"rcaudit {where}: {VERDICT_WORDS['error']}"
     new = f", {notice.new_gated} new at or above {notice.fail_on}" if notice.fail_on in SEVERITIES else ""
     return f"rcaudit {where}: {VERDICT_WORDS.get(notice.verdict, notice.verdict)}{new}"
 
@@ -123,6 +150,9 @@ def counts_text(counts: dict[str, int]) -> str:
 
 def facts(notice: Notice) -> list[tuple[str, str]]:
     """(label, value) pairs every payload shows."""
+    if notice.error is not None:
+        return [("Verdict", f"{VERDICT_WORDS['error']} (exit code 2)"), ("Error", notice.error),
+                ("Run", notice.run_id or "none (no run folder was made)"), ("Report", notice.report or "none")]
     since = notice.previous_run or "none (first run of this source, tenant and SCIM URL)"
     return [("Verdict", f"{VERDICT_WORDS.get(notice.verdict, notice.verdict)} (--fail-on {notice.fail_on})"),
             ("Findings", f"{notice.total} ({counts_text(notice.by_severity)}); {notice.waived} waived"),
@@ -138,15 +168,20 @@ def example_lines(notice: Notice) -> list[str]:
 
 # --- the payloads --------------------------------------------------------------------------------------------
 def card_text(value: str) -> str:
-    """A value for an Adaptive Card TextBlock/FactSet (both render a Markdown subset): punctuation escaped."""
-    return _CARD_MARKDOWN.sub(r"\\\1", " ".join(str(value).split()))
+    """A value for an Adaptive Card TextBlock/FactSet (both render a Markdown subset): on one line, with the
+    emphasis and link characters escaped, and a leading list marker (`- `, `+ `, `1. `) kept as text."""
+    text = _CARD_MARKDOWN.sub(r"\\\1", " ".join(str(value).split()))
+    return _CARD_LIST_START.sub(lambda m: (f"\\{m[1]}" if m[1] else f"{m[2]}\\.") + m[3], text)
+
+
+COLORS = {"fail": "Attention", "error": "Attention", "clean": "Good"}  # the title's color; drift: Warning
 
 
 def teams_payload(notice: Notice) -> dict[str, Any]:
     """A Teams workflow webhook message holding one Adaptive Card (shapes: module docstring)."""
     body: list[dict[str, Any]] = [
         {"type": "TextBlock", "text": card_text(title(notice)), "size": "Medium", "weight": "Bolder", "wrap": True,
-         "color": "Attention" if notice.verdict == "fail" else "Good" if notice.verdict == "clean" else "Warning"},
+         "color": COLORS.get(notice.verdict, "Warning")},
         {"type": "FactSet", "facts": [{"title": card_text(k), "value": card_text(v)} for k, v in facts(notice)]},
     ]
     lines = example_lines(notice)
@@ -172,23 +207,31 @@ def slack_payload(notice: Notice) -> dict[str, Any]:
     """A Slack incoming-webhook message: fallback text plus Block Kit blocks (shapes: module docstring)."""
     heading = title(notice)
     fields = [{"type": "plain_text", "text": _cut(slack_escape(f"{k}: {v}"), 2000)}
-              for k, v in facts(notice)[:SLACK_FIELDS_LIMIT] if k not in ("Report", "Run")]
+              for k, v in facts(notice)[:SLACK_FIELDS_LIMIT] if k not in ("Report", "Run", "Error")]
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": _cut(slack_escape(heading), SLACK_HEADER_LIMIT)}},
         {"type": "section", "fields": fields},
     ]
     lines = example_lines(notice)
+    if notice.error is not None:  # plain_text: an error may quote a service's words
+        said = _cut(slack_escape(f"Error: {notice.error}"), SLACK_TEXT_LIMIT)
+        blocks.append({"type": "section", "text": {"type": "plain_text", "text": said}})
     if lines:
         text = _cut(slack_escape("New findings:\n" + "\n".join(lines)), SLACK_TEXT_LIMIT)
         blocks.append({"type": "section", "text": {"type": "plain_text", "text": text}})
-    blocks.append({"type": "context", "elements": [
-        {"type": "mrkdwn", "text": _cut(f"Run `{slack_escape(notice.run_id)}` · report `{slack_escape(notice.report)}`",
-                                        SLACK_TEXT_LIMIT)}]})
+    run = f"Run `{slack_escape(notice.run_id)}`" if notice.run_id else "No run folder"
+    report = f" · report `{slack_escape(notice.report)}`" if notice.report else ""
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _cut(run + report, SLACK_TEXT_LIMIT)}]})
     return {"text": slack_escape(heading), "blocks": blocks}
 
 
-def generic_payload(notice: Notice, summary: dict[str, Any], notify_on: str) -> dict[str, Any]:
-    """The generic JSON POST: the whole summary.json plus the new-since-last-run counts."""
+def generic_payload(notice: Notice, summary: dict[str, Any] | None, notify_on: str) -> dict[str, Any]:
+    """The generic JSON POST: the whole summary.json plus the new-since-last-run counts. A run that did not
+    finish sends `verdict` `error`, its `error` and `run_id`, and `summary` null (none was written)."""
+    if notice.error is not None:
+        return {"rcaudit_notification": GENERIC_VERSION, "title": title(notice), "verdict": "error",
+                "fail_on": notice.fail_on, "notify_on": notify_on, "run_id": notice.run_id or None,
+                "error": notice.error, "report": notice.report or None, "summary": None}
     return {"rcaudit_notification": GENERIC_VERSION, "title": title(notice), "verdict": notice.verdict,
             "fail_on": notice.fail_on, "notify_on": notify_on, "previous_run": notice.previous_run,
             "new": {"total": notice.new_total, "at_or_above_fail_on": notice.new_gated,
@@ -198,7 +241,7 @@ def generic_payload(notice: Notice, summary: dict[str, Any], notify_on: str) -> 
             "summary": summary}
 
 
-def payload(kind: str, notice: Notice, summary: dict[str, Any], notify_on: str) -> dict[str, Any]:
+def payload(kind: str, notice: Notice, summary: dict[str, Any] | None, notify_on: str) -> dict[str, Any]:
     if kind == "teams":
         return teams_payload(notice)
     if kind == "slack":

@@ -265,3 +265,67 @@ def test_http_logs_never_show_a_webhook_even_at_debug(receiver: Receiver, caplog
     assert "POST" in caplog.text and "[webhook]" in caplog.text  # the lines are there, scrubbed
     assert not [s for s in SECRETS if s in caplog.text]
     assert not [s for s in SECRETS if s in " ".join(o.line() for o in outcomes)]
+
+
+@pytest.fixture(scope="module")
+def broken_runs(receiver: Receiver, tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[int, str, int, int]]:
+    """Two scheduled runs that do not finish, under the default `--notify-on new`: one whose RingCentral token
+    the service refuses (a secret that expired: the fetch cell fails), one with no SCIM setting at all (refused
+    before any run folder). (exit code, stderr, receiver mark before, after) each."""
+    root = tmp_path_factory.mktemp("broken-outputs")
+    bundle = tmp_path_factory.mktemp("ca-broken") / "both.pem"
+    done: dict[str, tuple[int, str, int, int]] = {}
+    with pytest.MonkeyPatch.context() as mp, Sandbox(generate(users=60, seed=9).tenant) as sandbox:
+        bundle.write_bytes(sandbox.ca_file.read_bytes() + receiver.ca_file.read_bytes())
+        for name, value in sandbox.env().items():
+            mp.setenv(name, value)
+        mp.setenv("RCAUDIT_CA_BUNDLE", str(bundle))
+        mp.setenv("RCAUDIT_OUTPUTS", str(root))
+        mp.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config-broken")))
+        mp.setenv("RCAUDIT_NOTIFY_URLS", _urls(receiver, "teams", "slack", "json"))
+        mp.setenv("RCAUDIT_SCIM_TOKEN", "expired-" + "x" * 24)
+        for name in ("RCAUDIT_RC_CLIENT_ID", "RCAUDIT_RC_CLIENT_SECRET", "RCAUDIT_RC_JWT"):
+            mp.delenv(name, raising=False)
+        for case in ("refused_token", "no_settings"):
+            if case == "no_settings":
+                mp.delenv("RCAUDIT_SCIM_TOKEN")
+            mark, errors = len(receiver.got), io.StringIO()
+            with contextlib.redirect_stderr(errors), contextlib.redirect_stdout(io.StringIO()):
+                code = main(["audit", "--out", str(root / case)])
+            done[case] = (code, errors.getvalue(), mark, len(receiver.got))
+    return done
+
+
+def test_a_run_that_did_not_finish_is_posted_under_the_default_notify_on(
+        broken_runs: dict[str, tuple[int, str, int, int]], receiver: Receiver) -> None:
+    code, stderr, mark, end = broken_runs["refused_token"]
+    assert code == 2
+    bodies = receiver.got[mark:end]
+    [generic] = [b for path, b in bodies if path.startswith("/json/")]
+    assert generic["verdict"] == "error" and generic["summary"] is None
+    assert generic["run_id"] == "refused_token" and generic["report"].endswith("refused_token/report.html")
+    folder = Path(generic["report"]).parent
+    assert "notify: the audit did not finish" in (folder / "run.log").read_text()
+    for path in folder.rglob("*"):  # the failed run's folder holds no webhook either
+        assert not path.is_file() or not [s for s in SECRETS if s.encode() in path.read_bytes()], path
+    assert "cell" in generic["error"] and "401" in generic["error"], generic["error"]
+    [teams] = [b for path, b in bodies if path.startswith("/teams/")]
+    card = teams["attachments"][0]["content"]
+    facts = {f["title"]: f["value"] for e in card["body"] if e["type"] == "FactSet" for f in e["facts"]}
+    assert facts["Verdict"].startswith("ERROR") and "Error" in facts
+    assert card["body"][0]["color"] == "Attention"
+    [slack] = [b for path, b in bodies if path.startswith("/slack/")]
+    assert "did not finish" in slack["text"] and {b["type"] for b in slack["blocks"]} <= {"header", "section",
+                                                                                         "context"}
+    assert "rcaudit: notify: 3 sent (the audit did not finish)" in stderr
+    assert "rcaudit: error:" in stderr  # the audit's own error is still what the run ends with
+    assert not [s for s in SECRETS if s in stderr]
+
+
+def test_a_run_refused_before_it_started_is_posted_without_a_run_folder(
+        broken_runs: dict[str, tuple[int, str, int, int]], receiver: Receiver) -> None:
+    code, stderr, mark, end = broken_runs["no_settings"]
+    assert code == 2 and "RCAUDIT_SCIM_TOKEN" in stderr
+    [generic] = [b for path, b in receiver.got[mark:end] if path.startswith("/json/")]
+    assert generic["verdict"] == "error" and generic["run_id"] is None and generic["report"] is None
+    assert "RCAUDIT_SCIM_TOKEN" in generic["error"] and "expired-" not in json.dumps(generic)

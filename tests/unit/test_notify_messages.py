@@ -6,7 +6,7 @@ import pytest
 
 from rcaudit.connect.notify import parse_targets
 from rcaudit.model.errors import ConfigError
-from rcaudit.report.notify_messages import notice_from_summary, should_notify, slack_payload, teams_payload
+from rcaudit.report.notify_messages import card_text, notice_from_summary, should_notify, slack_payload, teams_payload
 
 SECRET = "hooks.example/services/T0/B0/Very-Secret-Token"
 
@@ -66,3 +66,15 @@ def test_a_webhook_url_is_refused_as_a_notebook_parameter(monkeypatch: pytest.Mo
     for value in (f"slack:https://{SECRET}", f"https://{SECRET}"):
         with pytest.raises(ConfigError, match="configured secret"):
             check_parameters([("group_by", value, True)], Settings.from_env())
+
+
+@pytest.mark.parametrize(("value", "sent"), [
+    ("[x](https://evil.example) *b* _i_", "\\[x\\](https://evil.example) \\*b\\* \\_i\\_"),  # links, emphasis
+    ("- not a list", "\\- not a list"), ("1. not a list", "1\\. not a list"),
+    ("ann.lee@contoso.example (Sales) #4 | +44 20 7946 0000", "ann.lee@contoso.example (Sales) #4 | +44 20 7946 0000"),
+    ("line one\nline two", "line one line two"),
+])
+def test_card_text_escapes_only_what_teams_markdown_interprets(value: str, sent: str) -> None:
+    """Teams renders bold, italic, lists and links (msteams-docs cards-format.md); a backslash before any other
+    punctuation shows as typed on its mobile clients, so names, ids and phone numbers go as they are."""
+    assert card_text(value) == sent
