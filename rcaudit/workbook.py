@@ -229,8 +229,12 @@ def provisioning_failures(snapshot: Snapshot, findings: pd.DataFrame, top: int =
                           mask_key: bytes | None = None) -> pd.DataFrame:
     """Failed provisioning events of users that carry findings: often the reason for the drift.
 
-    With `mask_key` (`--mask-pii`) the user's name and the whole reason are masked (one keyed hash each): the
-    error code, action and time stay, being the service's, not the person's."""
+    The columns are provisioningObjectSummary's (microsoft-graph-docs-contrib api-reference/v1.0/resources/
+    provisioningobjectsummary.md, provisioningerrorinfo.md): `errorInformation.errorCode`, `errorCategory`
+    (`failure`: Entra retries; `nonServiceFailure`: a data or target problem a person must fix), `reason`, and
+    `recommendedAction`, shown only when some event carries one. With `mask_key` (`--mask-pii`) the user's name,
+    the reason and the recommended action are masked (one keyed hash each, as they may quote the person): the
+    error code, category, action and time stay, being the service's, not the person's."""
     flagged = set(findings["entra_id"].str.split(";").explode())
     rows = []
     for event in snapshot.provisioning_events:
@@ -241,11 +245,16 @@ def provisioning_failures(snapshot: Snapshot, findings: pd.DataFrame, top: int =
         error = status.get("errorInformation") or {}
         name = str((event.get("sourceIdentity") or {}).get("displayName") or "")
         reason = str(error.get("reason") or "")
+        advice = str(error.get("recommendedAction") or "")
         if mask_key is not None:
             name, reason = mask(name, mask_key), mask_event_text(reason, mask_key)
+            advice = mask_event_text(advice, mask_key) if advice else ""
         rows.append({"when": event.get("activityDateTime"), "action": event.get("provisioningAction"),
-                     "user": name, "entra_id": source_id, "error": error.get("errorCode"), "reason": reason})
-    return pd.DataFrame(rows, columns=["when", "action", "user", "entra_id", "error", "reason"]).head(top)
+                     "user": name, "entra_id": source_id, "error": error.get("errorCode"),
+                     "category": error.get("errorCategory") or "", "reason": reason, "recommended action": advice})
+    columns = ["when", "action", "user", "entra_id", "error", "category", "reason", "recommended action"]
+    table = pd.DataFrame(rows, columns=columns).head(top)
+    return table if table["recommended action"].astype(bool).any() else table.drop(columns="recommended action")
 
 
 def previous_changes(outputs: Path, folder: Path, findings: pd.DataFrame,
