@@ -8,8 +8,10 @@ its credentials blanked (the `Authorization` header, form fields such as `client
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from enum import IntEnum
 from typing import Any
+from urllib.parse import parse_qsl
 
 REDACTED = "REDACTED"
 SENSITIVE_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key"})
@@ -32,6 +34,35 @@ def redacted_request(request: Any) -> Any:
     return clone
 
 
+MIN_ECHOED_SECRET = 8  # shorter values are not treated as credentials (they would blank ordinary words)
+
+
+def sent_credentials(request: Any) -> list[str]:
+    """The credentials a request carried: its Authorization header's value (and its token without the
+    scheme), and the credential-like fields of a form body (`client_secret`, `assertion`, `refresh_token`…).
+    A service that echoes its input ("invalid bearer token eyJ…") would otherwise put them in an error."""
+    if request is None or not hasattr(request, "headers"):
+        return []
+    found: list[str] = []
+    for name, value in dict(getattr(request, "headers", None) or {}).items():
+        if str(name).lower() in SENSITIVE_HEADERS and value and value != REDACTED:
+            found += [str(value), str(value).partition(" ")[2].strip()]
+    body = getattr(request, "body", None)
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
+    if isinstance(body, str) and body != REDACTED and "=" in body and not body.lstrip().startswith(("{", "[")):
+        found += [v for k, v in parse_qsl(body, keep_blank_values=False) if SENSITIVE_FIELD.search(k)]
+    return sorted({v for v in found if len(v) >= MIN_ECHOED_SECRET}, key=len, reverse=True)
+
+
+def scrub(text: str, secrets: Iterable[str]) -> str:
+    """`text` with each of `secrets` replaced by REDACTED (longest first; values shorter than MIN_ECHOED_SECRET
+    are left, as blanking them would blank ordinary words)."""
+    for secret in sorted({s for s in secrets if len(s) >= MIN_ECHOED_SECRET}, key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
+    return text
+
+
 class ExitCode(IntEnum):
     """DESIGN.md "Commands": the one definition of the CLI's exit codes."""
 
@@ -46,10 +77,11 @@ class RcauditError(Exception):
     exit_code: ExitCode = ExitCode.ERROR
 
     def __init__(self, message: str, *, request: Any = None, response: Any = None) -> None:
-        super().__init__(message)
-        self.message = message
         if response is not None and request is None:
             request = getattr(response, "request", None)
+        message = scrub(message, sent_credentials(request))  # a service may echo the token it refused
+        super().__init__(message)
+        self.message = message
         self.request = redacted_request(request)
         if response is not None and hasattr(response, "request"):
             response.request = self.request
@@ -73,6 +105,8 @@ class FetchError(RcauditError):
 
     def __init__(self, message: str, *, request: Any = None, response: Any = None, endpoint: str | None = None,
                  status: int | None = None, code: str | None = None, detail: str | None = None) -> None:
+        sent = sent_credentials(request if request is not None else getattr(response, "request", None))
+        detail = scrub(detail, sent) if detail else detail
         super().__init__(message, request=request, response=response)
         self.endpoint = endpoint
         self.status = status if status is not None else getattr(response, "status_code", None)
