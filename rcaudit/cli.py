@@ -482,6 +482,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("rcaudit: interrupted", file=sys.stderr)
         return EXIT_ERROR
+    except Exception as exc:  # a bug: exit 2 (an error), never Python's 1, which a scheduler reads as findings
+        print(f"rcaudit: internal error: {unexpected_error_text(exc)}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def unexpected_error_text(exc: BaseException) -> str:
+    """An exception rcaudit did not raise on purpose, with its traceback (for a bug report), every configured
+    secret blanked: its message may hold anything a library put there."""
+    import traceback
+
+    from rcaudit.model.errors import scrub
+
+    text = "".join(traceback.format_exception(exc)).rstrip()
+    try:
+        from rcaudit.runner import configured_secrets
+
+        secrets_ = configured_secrets(Settings.from_env())
+    except Exception:  # the settings may be what is broken; the traceback is still shown
+        secrets_ = []
+    return scrub(f"{type(exc).__name__} (a bug in rcaudit: please report it with this text)\n{text}", secrets_)
 
 
 if __name__ == "__main__":  # pragma: no cover

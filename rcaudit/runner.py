@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from rcaudit.connect.config import Settings, missing_settings_message
-from rcaudit.model.errors import ConfigError, ExitCode, NotebookError, RcauditError
+from rcaudit.model.errors import ConfigError, ExitCode, NotebookError, RcauditError, scrub
 from rcaudit.model.runs import create_run_folder
 from rcaudit.report.export import export_html, strip_saved_notebook
 from rcaudit.workbook import AUDIT_NOTEBOOK, FAIL_ON
@@ -223,6 +223,7 @@ def run_notebook(parameters: dict[str, Any], folder: Path, notebook: Path = AUDI
     With `log_cells` every cell's output goes to `folder/run.log` (and stderr with `verbose`); the kernel is
     told (RCAUDIT_PROGRESS=log) to print one line per fetch phase instead of drawing progress bars."""
     import papermill
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
     from papermill.exceptions import PapermillExecutionError
 
     output = folder / "audit.ipynb"
@@ -234,6 +235,11 @@ def run_notebook(parameters: dict[str, Any], folder: Path, notebook: Path = AUDI
             papermill.execute_notebook(str(notebook), str(output), parameters=parameters, kernel_name="python3",
                                        progress_bar=verbose and sys.stderr.isatty(), log_output=log_cells,
                                        cwd=str(folder))
+    except (DeadKernelError, CellTimeoutError) as exc:  # nbclient's, let through by papermill: often out of memory
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise NotebookError(f"the {notebook.stem} notebook did not finish: {type(exc).__name__}: {first} (a kernel "
+                            "that dies is most often out of memory)", ename=type(exc).__name__, evalue=first,
+                            notebook=str(output)) from None
     except PapermillExecutionError as exc:
         raise NotebookError(f"the {notebook.stem} notebook failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue}",
                             cell=exc.exec_count, ename=str(exc.ename), evalue=str(exc.evalue),
@@ -261,14 +267,16 @@ def audit(*, settings: Settings, source: str, out: str | None = None, snapshot: 
     started = time.perf_counter()
     if fail_on not in FAIL_ON:
         raise ConfigError(f"--fail-on {fail_on}: expected one of {', '.join(FAIL_ON)}")
+    if keep is not None and keep < 1:  # usage errors: refused before anything is posted
+        raise ConfigError(f"--keep {keep}: must be at least 1 (the run just made is always kept)")
     targets = _notify_targets(notify_on)  # a malformed RCAUDIT_NOTIFY_URLS is exit 2 before anything runs
     made: list[Path] = []  # the run folder, once there is one
     try:
         return _audit(settings=settings, source=source, out=out, snapshot=snapshot, params=params, fail_on=fail_on,
                       mask_pii=mask_pii, notebook=notebook, log_cells=log_cells, verbose=verbose, label=label,
                       notify_on=notify_on, keep=keep, targets=targets, started=started, made=made)
-    except RcauditError as exc:
-        if notify_on and targets:  # a scheduled run that broke is news under every --notify-on
+    except Exception as exc:  # RcauditError, or a bug: a scheduled run that broke is news under every --notify-on
+        if notify_on and targets:
             told = notify_failure(made[0] if made else None, exc, source=source, fail_on=fail_on, mask_pii=mask_pii,
                                   targets=targets, settings=settings, notify_on=notify_on)
             print(f"{label}: {told}", file=sys.stderr, flush=True)
@@ -279,8 +287,6 @@ def _audit(*, settings: Settings, source: str, out: str | None, snapshot: str | 
            params: dict[str, Any] | None, fail_on: str, mask_pii: bool, notebook: Path | None, log_cells: bool,
            verbose: bool, label: str, notify_on: str | None, keep: int | None, targets: list[Any], started: float,
            made: list[Path]) -> int:
-    if keep is not None and keep < 1:
-        raise ConfigError(f"--keep {keep}: must be at least 1 (the run just made is always kept)")
     if source == "environment" and not snapshot:
         missing = settings.missing()
         if missing:
@@ -384,36 +390,43 @@ def notify_after_run(folder: Path, summary: dict[str, Any], report: str, notify_
     return f"notify: {sent} sent ({why})"
 
 
-MASKED_DETAIL = "details in run.log; not sent under --mask-pii"
+def failure_text(exc: BaseException, masked: bool, secrets_: Iterable[str] = (), where: str = "run.log") -> str:
+    """What a failure notice says went wrong: an rcaudit error's message (they name settings, never their values),
+    any other exception's type and first line; every configured secret blanked (a service may echo one). Under
+    `--mask-pii` only the failing cell and the error's type, as a message may quote a service's record."""
+    if masked:
+        detail = f"details in {where}; not sent under --mask-pii"
+        if isinstance(exc, NotebookError) and exc.ename:
+            return f"the audit notebook failed in cell {exc.cell}: {exc.ename} ({detail})"
+        return f"{type(exc).__name__} ({detail})"
+    if isinstance(exc, RcauditError):
+        text = exc.message
+    else:
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        text = f"{type(exc).__name__}: {first} (an unexpected error: the traceback is on stderr)"
+    return scrub(text, secrets_)
 
 
-def failure_text(exc: RcauditError, masked: bool) -> str:
-    """What a failure notice says went wrong: the error's message (rcaudit's errors name settings, never their
-    values); under `--mask-pii` only the failing cell and the error's type, as a message may quote a service."""
-    if not masked:
-        return exc.message
-    if isinstance(exc, NotebookError) and exc.ename:
-        return f"the audit notebook failed in cell {exc.cell}: {exc.ename} ({MASKED_DETAIL})"
-    return f"{type(exc).__name__} ({MASKED_DETAIL})"
-
-
-def notify_failure(folder: Path | None, exc: RcauditError, *, source: str, fail_on: str, mask_pii: bool,
+def notify_failure(folder: Path | None, exc: BaseException, *, source: str, fail_on: str, mask_pii: bool,
                    targets: list[Any], settings: Settings, notify_on: str) -> str:
     """Tell the webhooks that the run did not finish; logged in run.log when there is a run folder. Never raises:
     the audit's own error is what the caller reports."""
     from rcaudit.model.runs import log_to_run
 
     def log(line: str) -> None:
-        if folder is not None and folder.is_dir():
-            log_to_run(folder, line)
+        with contextlib.suppress(OSError):  # a full or read-only disk must not replace the audit's own error
+            if folder is not None and folder.is_dir():
+                log_to_run(folder, line)
 
     try:
         from rcaudit.connect.notify import post_all
         from rcaudit.report.notify_messages import failure_notice, payload
 
         report = folder / "report.html" if folder is not None else None
+        where = "run.log" if folder is not None else "stderr"
+        error = failure_text(exc, mask_pii, configured_secrets(settings), where)
         notice = failure_notice(run_id=folder.name if folder is not None else "", source=source, fail_on=fail_on,
-                                error=failure_text(exc, mask_pii), masked=mask_pii,
+                                error=error, masked=mask_pii,
                                 report=str(report) if report is not None and report.is_file() else "")
         bodies = {kind: payload(kind, notice, None, notify_on) for kind in {t.kind for t in targets}}
         outcomes = post_all(targets, bodies, settings.ca_bundle)

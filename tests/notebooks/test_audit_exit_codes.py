@@ -15,7 +15,7 @@ import pytest
 from rcaudit import runner
 from rcaudit.connect.config import Settings
 from rcaudit.model.errors import ExitCode, NotebookError
-from tests.support.audit_runs import BAD_PARAMETER, FAILS, PASSES, SETTINGS, Run, audit_with
+from tests.support.audit_runs import BAD_PARAMETER, DIES, FAILS, PASSES, SETTINGS, Run, audit_with
 
 pytestmark = pytest.mark.slow  # runs a notebook (papermill): make test-fast skips it
 
@@ -31,6 +31,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
         "no_summary": audit_with(PASSES, root / "no-summary", "-p", "write_summary", "False"),
         "fails": audit_with(FAILS, root / "fails"),
         "refused_in_kernel": audit_with(BAD_PARAMETER, root / "refused", "-p", "group_by", "shoeSize"),
+        "kernel_died": audit_with(DIES, root / "died"),
     }
 
 
@@ -93,3 +94,12 @@ def test_a_parameter_the_kernel_refuses_exits_2_naming_it(runs: dict[str, Run]) 
     assert run.code == 2
     assert "ConfigError: notebook parameter group_by: 'shoeSize' is not one of" in run.err
     assert (run.folder / "audit.ipynb").is_file()  # refused in a cell: the executed notebook is the evidence
+
+
+def test_a_kernel_that_dies_exits_2_with_a_named_error_not_a_traceback(runs: dict[str, Run]) -> None:
+    """nbclient's DeadKernelError passes through papermill: without rcaudit turning it into a NotebookError it
+    was a traceback and Python's exit 1, which a scheduler reads as "findings"."""
+    run = runs["kernel_died"]
+    assert run.code == ExitCode.ERROR == 2
+    assert "did not finish: DeadKernelError" in run.err and "out of memory" in run.err
+    assert "Traceback" not in run.err

@@ -50,9 +50,13 @@ PLANTED_MOBILE = "+447700900999"
 
 
 def formulas(port: int) -> dict[str, str]:
-    """Spreadsheet formulas planted in RingCentral values (OWASP "CSV Injection" payloads), by attribute."""
+    """Spreadsheet formulas planted in RingCentral values (OWASP "CSV Injection" payloads), by attribute: plain,
+    behind a line break, and hidden behind markup an exporter's HTML cleaning would strip or decode."""
     return {"department": f'=HYPERLINK("http://127.0.0.1:{port}/csv","open")',
-            "locality": "@SUM(1+9)*cmd|' /C calc'!A0"}
+            "locality": "@SUM(1+9)*cmd|' /C calc'!A0",
+            "streetAddress": "\n-1+cmd|' /C calc'!A0",
+            "postalCode": f'<!---->=HYPERLINK("http://127.0.0.1:{port}/comment")',
+            "givenName": f'&#61;HYPERLINK("http://127.0.0.1:{port}/entity")'}
 
 
 def hostile_tenant(port: int) -> tuple[dict, dict[str, str]]:
@@ -68,7 +72,9 @@ def hostile_tenant(port: int) -> tuple[dict, dict[str, str]]:
     planted = formulas(port)
     account.setdefault(ENTERPRISE, {})["department"] = planted["department"]
     work = next(a for a in account["addresses"] if a.get("type") == "work")
-    work["locality"] = planted["locality"]
+    work.update(locality=planted["locality"], streetAddress=planted["streetAddress"],
+                postalCode=planted["postalCode"])
+    account["name"]["givenName"] = planted["givenName"]
     mobile = next(n for n in account["phoneNumbers"] if n.get("type") == "mobile")
     mobile["value"] = PLANTED_MOBILE  # a phone number that differs from Entra's: exported as it is
     event = next(e for e in tenant["graph"]["provisioningEvents"]
@@ -206,8 +212,10 @@ def test_download_csv_turns_a_planted_formula_into_text_and_leaves_phone_numbers
     raw = pd.read_csv(demo_report / "findings.csv", dtype=str, keep_default_na=False)
     assert len(saved) == len(raw)
     cells = [str(v) for v in saved.to_numpy().ravel()]
-    for formula in planted.values():
-        assert formula in set(raw["actual"])  # the run folder's CSV holds the value as RingCentral has it
-        assert "'" + formula in cells and formula not in cells
-    assert not [c for c in cells if c[:1] in ("=", "@", "\t", "\r")]
+    for attribute, formula in planted.items():
+        assert formula in set(raw["actual"]), attribute  # findings.csv holds the value as RingCentral has it
+        starts_like_one = attribute in ("department", "locality", "streetAddress")
+        assert ("'" + formula if starts_like_one else formula) in cells, attribute  # exported raw, never cleaned
+    runnable = [c for c in cells if re.match(r"\s*[=+\-@]|[\t\r]", c) and not re.fullmatch(r"[+-]?[\d\s().-]+", c)]
+    assert runnable == []
     assert PLANTED_MOBILE in set(raw["actual"]) and PLANTED_MOBILE in cells  # E.164 values stay as they are

@@ -15,7 +15,7 @@ from rcaudit import runner
 from rcaudit.cli import main
 
 NOTEBOOKS = Path(__file__).resolve().parent / "notebooks"
-PASSES, FAILS, BAD_PARAMETER = (NOTEBOOKS / f"{n}.ipynb" for n in ("passes", "fails", "bad_parameter"))
+PASSES, FAILS, BAD_PARAMETER, DIES = (NOTEBOOKS / f"{n}.ipynb" for n in ("passes", "fails", "bad_parameter", "dies"))
 # What `rcaudit audit` needs to start without --snapshot; the fixture notebooks never connect.
 SETTINGS = {"RCAUDIT_TENANT_ID": "contoso", "RCAUDIT_CLIENT_ID": "client", "RCAUDIT_APP_ID": "app",
             "RCAUDIT_CLIENT_SECRET": "fixture-secret-value", "RCAUDIT_SCIM_TOKEN": "fixture-scim-token"}

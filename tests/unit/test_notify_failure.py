@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -70,3 +71,56 @@ def test_under_mask_pii_only_the_error_type_and_cell_are_sent() -> None:
     masked = failure_text(failed, masked=True)
     assert masked.startswith("the audit notebook failed in cell 7: ScimError") and "ann.lee" not in masked
     assert "contoso" not in failure_text(ConfigError("no such user ann.lee@contoso.example"), masked=True)
+
+
+def test_configured_secrets_are_blanked_from_what_is_sent() -> None:
+    """A gateway that echoes the token it refused: the error's text loses every configured secret."""
+    echoed = ConfigError("RingCentral said: invalid token rc-token-5e1f9a77 for client sec-ret-value-0042")
+    text = failure_text(echoed, masked=False, secrets_=["rc-token-5e1f9a77", "sec-ret-value-0042", "abc"])
+    assert "rc-token" not in text and "sec-ret" not in text and text.count("REDACTED") == 2
+    assert "for client" in text  # a value shorter than 8 characters ("abc") blanks no ordinary word
+
+
+def test_an_unexpected_exception_sends_its_type_and_first_line_only() -> None:
+    text = failure_text(MemoryError("cannot allocate 8 GiB\nframe details"), masked=False)
+    assert text == "MemoryError: cannot allocate 8 GiB (an unexpected error: the traceback is on stderr)"
+    assert failure_text(MemoryError("x"), masked=True, where="stderr") == \
+        "MemoryError (details in stderr; not sent under --mask-pii)"
+
+
+def test_a_run_log_that_cannot_be_written_does_not_replace_the_audits_error(tmp_path: Path) -> None:
+    from rcaudit.connect.config import Settings
+    from rcaudit.runner import notify_failure
+
+    folder = tmp_path / "20261201T060000Z-ab12"
+    (folder / "run.log").mkdir(parents=True)  # unwritable as a file
+    told = notify_failure(folder, ConfigError("boom"), source="environment", fail_on="high", mask_pii=False,
+                          targets=[], settings=Settings(), notify_on="new")
+    assert told == "notify: 0 sent (the audit did not finish)"
+
+
+def test_a_usage_error_is_refused_before_anything_is_posted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--keep 0` is the caller's mistake, not a run that broke: exit 2 before RCAUDIT_NOTIFY_URLS is read."""
+    from rcaudit import runner
+    from rcaudit.connect.config import Settings
+
+    monkeypatch.setattr(runner, "_notify_targets", lambda notify_on: pytest.fail("webhooks read"))
+    with pytest.raises(ConfigError, match="--keep 0"):
+        runner.audit(settings=Settings(), source="environment", notify_on="always", keep=0)
+
+
+def test_a_bug_exits_2_with_its_traceback_and_no_secret(monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """Python exits 1 on an uncaught exception, which a scheduler reads as "findings": the CLI says 2."""
+    from rcaudit import cli
+
+    monkeypatch.setenv("RCAUDIT_SCIM_TOKEN", "scim-token-in-a-bug-4411")
+
+    def broken(args: object) -> int:
+        raise TypeError("unexpected None near scim-token-in-a-bug-4411")
+
+    monkeypatch.setattr(cli, "cmd_summary", broken)
+    assert cli.main(["summary"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("rcaudit: internal error: TypeError (a bug in rcaudit") and "Traceback" in err
+    assert "scim-token-in-a-bug" not in err and "REDACTED" in err

@@ -6,12 +6,15 @@ const rcText = c => (c !== null && typeof c === "object") ? String(c.v ?? "") : 
 const rcRaw = c => (c !== null && typeof c === "object") ? String(c.x ?? c.v ?? "") : String(c ?? "");
 const rcTip = c => (c !== null && typeof c === "object" && c.t) ? String(c.t) : rcText(c);
 const RC_CLASSES = new Set(__CLASSES__);
-// "Download CSV" is opened in a spreadsheet, which runs a cell that starts like a formula (=, +, -, @, tab, CR):
-// such a value gets a leading ' and is shown as the text it is (OWASP "CSV Injection"). A plain number or
-// phone number (+44 20 7946 0000, -3) stays as it is: with no letter in it, no function can be called.
-const rcCsvSafe = s => (/^[=+\-@\t\r]/.test(s) && !/^[+-]?[\d\s().]+$/.test(s)) ? "'" + s : s;
+// "Download CSV" is opened in a spreadsheet, which runs a cell that starts like a formula (=, +, -, @, tab, CR,
+// after any leading space or line break): such a value gets a leading ' and is shown as the text it is (OWASP
+// "CSV Injection"). Digits, spaces and ( ) . - alone (a number, +44 20 7946 0000, +1-202-555-0100) stay as they
+// are: with no letter in them, no function can be called. It runs as the export's last step (format.body), on
+// the raw value the "export" render gives: DataTables' own cleaning (tags, comments, entities, trimming) is off,
+// since it runs after a render and would turn "<b>=X" or "&#61;X" back into a formula.
+const rcCsvSafe = s => (/^[\s]*[=+\-@]|^[\t\r]/.test(s) && !/^[+-]?[\d\s().-]+$/.test(s)) ? "'" + s : s;
 function rcRender(cell, type) {
-  if (type === "export") { return rcCsvSafe(rcRaw(cell)); }
+  if (type === "export") { return rcRaw(cell); }
   if (type === "sort" || type === "type") { return rcRaw(cell); }
   if (type === "filter") { return [...new Set([rcText(cell), rcRaw(cell), (cell && cell.b) || ""])].filter(Boolean).join(" "); }
   const text = rcText(cell), tip = rcTip(cell);
@@ -29,7 +32,8 @@ function rcGrid(block) {
   if (!table || table.classList.contains("dataTable")) { return; }
   const spec = JSON.parse(block.textContent);
   const buttons = [{extend: "colvis", text: "Columns"},
-    {extend: "csvHtml5", text: "Download CSV", filename: spec.csv || "table", exportOptions: {orthogonal: "export"}}];
+    {extend: "csvHtml5", text: "Download CSV", filename: spec.csv || "table",
+     exportOptions: {orthogonal: "export", escapeExcelFormula: false, format: {body: d => rcCsvSafe(String(d ?? ""))}}}];
   const options = {
     data: spec.rows, deferRender: true, autoWidth: true, scrollX: true, pageLength: spec.pageLength || 25,
     lengthMenu: [10, 25, 50, 100, 500], order: spec.order || [],
