@@ -13,7 +13,7 @@ from typing import Any
 
 from rcaudit import __version__
 from rcaudit.connect.config import Settings
-from rcaudit.model.errors import ConfigError, ExitCode, RcauditError
+from rcaudit.model.errors import ConfigError, ExitCode, RcauditError, scrub
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = ExitCode.OK, ExitCode.FINDINGS, ExitCode.ERROR  # defined once, in errors
 
@@ -477,7 +477,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except RcauditError as exc:  # the one place the error tree meets the terminal
-        print(f"rcaudit: error: {exc}", file=sys.stderr)
+        print(f"rcaudit: error: {scrub(str(exc), _configured_secrets())}", file=sys.stderr)
         return int(exc.exit_code)
     except KeyboardInterrupt:
         print("rcaudit: interrupted", file=sys.stderr)
@@ -492,16 +492,20 @@ def unexpected_error_text(exc: BaseException) -> str:
     secret blanked: its message may hold anything a library put there."""
     import traceback
 
-    from rcaudit.model.errors import scrub
-
     text = "".join(traceback.format_exception(exc)).rstrip()
+    return scrub(f"{type(exc).__name__} (a bug in rcaudit: please report it with this text)\n{text}",
+                 _configured_secrets())
+
+
+def _configured_secrets() -> list[str]:
+    """The secrets in the environment (settings and webhooks), blanked from whatever reaches the terminal: a
+    last net under the errors' own scrubbing (an answer that echoed one, a library's message)."""
     try:
         from rcaudit.runner import configured_secrets
 
-        secrets_ = configured_secrets(Settings.from_env())
-    except Exception:  # the settings may be what is broken; the traceback is still shown
-        secrets_ = []
-    return scrub(f"{type(exc).__name__} (a bug in rcaudit: please report it with this text)\n{text}", secrets_)
+        return configured_secrets(Settings.from_env())
+    except Exception:  # the settings may be what is broken: the message is still shown
+        return []
 
 
 if __name__ == "__main__":  # pragma: no cover

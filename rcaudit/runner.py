@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ast
 import contextlib
-import dataclasses
 import json
 import logging
 import os
@@ -77,7 +76,7 @@ def notebook_parameters(notebook: Path | None = None) -> dict[str, Any]:
 
 def configured_secrets(settings: Settings) -> list[str]:
     """Every secret value the settings hold (fields kept out of repr), plus webhook URLs from the environment."""
-    values = [getattr(settings, f.name) for f in dataclasses.fields(settings) if not f.repr]
+    values: list[str] = settings.secret_values()
     entries = os.environ.get("RCAUDIT_NOTIFY_URLS", "").split()
     values += entries + [entry.partition(":")[2] for entry in entries]  # each webhook with and without its kind
     return [str(v) for v in values if v]
@@ -397,7 +396,8 @@ def failure_text(exc: BaseException, masked: bool, secrets_: Iterable[str] = (),
     if masked:
         detail = f"details in {where}; not sent under --mask-pii"
         if isinstance(exc, NotebookError) and exc.ename:
-            return f"the audit notebook failed in cell {exc.cell}: {exc.ename} ({detail})"
+            where_in = f"failed in cell {exc.cell}" if exc.cell is not None else "did not finish"
+            return f"the audit notebook {where_in}: {exc.ename} ({detail})"
         return f"{type(exc).__name__} ({detail})"
     if isinstance(exc, RcauditError):
         text = exc.message

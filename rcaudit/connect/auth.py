@@ -22,7 +22,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 
 from rcaudit.connect.config import Settings, describe_origin, origin, user_config_dir
 from rcaudit.connect.http import make_session
-from rcaudit.model.errors import AuthError
+from rcaudit.model.errors import AuthError, scrub
 
 GRAPH_SCOPES = ["https://graph.microsoft.com/.default"]
 MICROSOFT_LOGIN_HOSTS = frozenset({
@@ -220,7 +220,10 @@ def _authority(settings: Settings) -> tuple[str, bool]:
     return f"{settings.authority}/{settings.tenant_id}", host in MICROSOFT_LOGIN_HOSTS
 
 
-def _refusal(result: dict[str, Any], service: str, flow: str = "client_credentials") -> AuthError:
+def _refusal(result: dict[str, Any], service: str, flow: str = "client_credentials",
+             secrets: Iterable[str] = ()) -> AuthError:
+    """Entra's refusal in one line: its error, AADSTS codes and first line of description, a hint for known
+    codes; the configured secrets blanked (MSAL's result carries no request to scrub by)."""
     codes = list(result.get("error_codes") or [])
     code_text = ",".join(f"AADSTS{c}" for c in codes) or "no code"
     description = str(result.get("error_description") or "")
@@ -228,7 +231,7 @@ def _refusal(result: dict[str, Any], service: str, flow: str = "client_credentia
     hints = {**_ENTRA_HINTS, **_DEVICE_CODE_HINTS} if flow == "device_code" else _ENTRA_HINTS
     hint = next((hints[c] for c in codes if c in hints), "")
     text = f"{service} refused the token request: {result.get('error')} ({code_text}) {first_line}".rstrip()
-    return AuthError(f"{text} — {hint}" if hint else text)
+    return AuthError(scrub(f"{text} — {hint}" if hint else text, secrets))
 
 
 # --- the process-wide MSAL apps --------------------------------------------------------------------
@@ -354,7 +357,7 @@ class GraphAuth:
             raise AuthError("the Entra token endpoint did not answer with a token response (not JSON: a redirect, "
                             "which rcaudit never follows, or an error page); check RCAUDIT_AUTHORITY") from None
         if "access_token" not in result:
-            raise _refusal(result, "Entra", self.settings.graph_auth)
+            raise _refusal(result, "Entra", self.settings.graph_auth, self.settings.secret_values())
         return str(result["access_token"])
 
     def forget(self) -> None:
@@ -386,7 +389,7 @@ class GraphAuth:
                     "RCAUDIT_CLIENT_PFX")
             flow = app.initiate_device_flow(scopes=GRAPH_SCOPES)
             if "user_code" not in flow:
-                raise _refusal(flow, "Entra", "device_code")
+                raise _refusal(flow, "Entra", "device_code", self.settings.secret_values())
             self.prompt(str(flow["message"]))
             result = app.acquire_token_by_device_flow(flow)
             self._force_refresh = False

@@ -6,7 +6,7 @@ import math
 import os
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -108,6 +108,10 @@ class Settings:
     rc_jwt: str | None = field(default=None, repr=False)
     pii_key: str | None = field(default=None, repr=False)
     read_sync_secrets: bool = False  # RCAUDIT_READ_SYNC_SECRETS=1: read SyncAll/SkipOutOfScopeDeletions (opt-in)
+
+    def secret_values(self) -> list[str]:
+        """Every secret value these settings hold (the fields kept out of repr): what no message may show."""
+        return [str(v) for f in fields(self) if not f.repr and (v := getattr(self, f.name))]
 
     def __post_init__(self) -> None:
         """Refuse a service URL that is not https://host: a token or secret must never go in clear text."""

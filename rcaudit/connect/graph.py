@@ -19,7 +19,7 @@ import requests
 
 from rcaudit.connect.auth import GraphAuth
 from rcaudit.connect.config import Settings, describe_origin, origin
-from rcaudit.connect.http import redirect_target
+from rcaudit.connect.http import echo_excerpt, redirect_target
 from rcaudit.model.errors import AuthError, FetchError, PermissionDenied, RateLimited
 from rcaudit.model.vocabulary import SYNC_SETTING_KEYS
 
@@ -79,7 +79,7 @@ def graph_error(answer: requests.Response) -> tuple[str, str]:
         error = answer.json().get("error", {})
         return str(error.get("code", "")), str(error.get("message", "")).splitlines()[0] if error.get("message") else ""
     except (ValueError, AttributeError):
-        return "", answer.text[:200]
+        return "", echo_excerpt(answer)
 
 
 def _quote(value: str) -> str:

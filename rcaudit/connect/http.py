@@ -47,7 +47,7 @@ from requests.adapters import HTTPAdapter
 
 from rcaudit import __version__
 from rcaudit.connect.config import describe_origin, require_https
-from rcaudit.model.errors import REDACTED, SENSITIVE_FIELD, ConfigError, RateLimited
+from rcaudit.model.errors import REDACTED, SENSITIVE_FIELD, ConfigError, RateLimited, scrub, sent_credentials
 
 DEFAULT_TIMEOUT = (10.0, 60.0)  # connect, read (seconds)
 USER_AGENT = f"rcaudit/{__version__}"
@@ -294,6 +294,12 @@ def redact_url(url: str) -> str:
     query = [(k, REDACTED if SENSITIVE_FIELD.search(k.lstrip("$")) else v)
              for k, v in parse_qsl(parts.query, keep_blank_values=True)]
     return urlunsplit(parts._replace(query=urlencode(query, safe="$(),'= ", quote_via=quote)))
+
+
+def echo_excerpt(answer: requests.Response, limit: int = 200) -> str:
+    """The start of a non-JSON answer's text for an error, scrubbed of the credentials its request carried
+    before it is cut (a cut echo of a long token would no longer match it whole)."""
+    return scrub(answer.text, sent_credentials(answer.request))[:limit]
 
 
 # --- where requests may go -------------------------------------------------------------------------

@@ -18,7 +18,7 @@ import requests
 
 from rcaudit.connect.auth import RingCentralToken
 from rcaudit.connect.config import Settings
-from rcaudit.connect.http import Retry, redirect_target
+from rcaudit.connect.http import Retry, echo_excerpt, redirect_target
 from rcaudit.model.errors import AuthError, FetchError, PermissionDenied, RateLimited
 from rcaudit.model.vocabulary import PATCH_OP
 
@@ -155,7 +155,7 @@ def parse_error(answer: requests.Response) -> ScimErrorInfo:
     try:
         body = answer.json()
     except ValueError:
-        return ScimErrorInfo(answer.status_code, detail=answer.text[:200] or None)
+        return ScimErrorInfo(answer.status_code, detail=echo_excerpt(answer) or None)
     if not isinstance(body, dict):
         return ScimErrorInfo(answer.status_code)
     errors = [e for e in body.get("errors") or [] if isinstance(e, dict)]

@@ -7,11 +7,13 @@ its credentials blanked (the `Authorization` header, form fields such as `client
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import re
 from collections.abc import Iterable
 from enum import IntEnum
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, quote, quote_plus
 
 REDACTED = "REDACTED"
 SENSITIVE_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key"})
@@ -46,7 +48,12 @@ def sent_credentials(request: Any) -> list[str]:
     found: list[str] = []
     for name, value in dict(getattr(request, "headers", None) or {}).items():
         if str(name).lower() in SENSITIVE_HEADERS and value and value != REDACTED:
-            found += [str(value), str(value).partition(" ")[2].strip()]
+            scheme, _, token = str(value).partition(" ")
+            found += [str(value), token.strip()]
+            if scheme.lower() == "basic":  # `client_id:client_secret`, which a service may echo decoded
+                with contextlib.suppress(ValueError):
+                    pair = base64.b64decode(token.strip(), validate=True).decode("utf-8")
+                    found += [pair, pair.partition(":")[2]]
     body = getattr(request, "body", None)
     if isinstance(body, bytes):
         body = body.decode("utf-8", "replace")
@@ -56,9 +63,10 @@ def sent_credentials(request: Any) -> list[str]:
 
 
 def scrub(text: str, secrets: Iterable[str]) -> str:
-    """`text` with each of `secrets` replaced by REDACTED (longest first; values shorter than MIN_ECHOED_SECRET
-    are left, as blanking them would blank ordinary words)."""
-    for secret in sorted({s for s in secrets if len(s) >= MIN_ECHOED_SECRET}, key=len, reverse=True):
+    """`text` with each of `secrets`, also percent-encoded, replaced by REDACTED (longest first; values shorter
+    than MIN_ECHOED_SECRET are left, as blanking them would blank ordinary words)."""
+    forms = {form for s in secrets if len(s) >= MIN_ECHOED_SECRET for form in (s, quote(s, safe=""), quote_plus(s))}
+    for secret in sorted(forms, key=len, reverse=True):  # as sent, and percent-encoded as a form or URL echoes it
         text = text.replace(secret, REDACTED)
     return text
 

@@ -5,9 +5,11 @@ that answers every request with 401 and the request's own Authorization header a
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -24,10 +26,17 @@ RC_SECRET = "rc-client-secret-b81d"
 FAST = RetryPolicy(max_total=0.5, max_attempts=1)
 
 
+LONG_TOKEN = "U0pDMTFQ" + "x9Kq/+=a" * 32  # longer than the 200 characters of an answer an error quotes
+
+
 def _echo(status: str) -> Any:
+    """Echoes the Authorization header as sent, decoded (Basic), percent-encoded, and the request body."""
     def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
         body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0)).decode()
-        said = f"Invalid credentials: {environ.get('HTTP_AUTHORIZATION', '')} body={body}"
+        auth = environ.get("HTTP_AUTHORIZATION", "")
+        scheme, _, value = auth.partition(" ")
+        decoded = base64.b64decode(value).decode() if scheme == "Basic" else ""
+        said = f"Invalid credentials: {auth} client={decoded} quoted={quote(auth, safe='')} body={body}"
         if environ["PATH_INFO"].endswith("/token"):  # RingCentral's OAuth error shape, echoing the grant
             start_response(status, [("Content-Type", "application/json")])
             return [json.dumps({"error": "invalid_grant", "error_description": said}).encode()]
@@ -70,3 +79,35 @@ def test_a_token_endpoint_that_echoes_the_jwt_grant_leaves_it_out_of_the_error(e
     text = _texts(caught.value)
     assert "Invalid credentials" in text
     assert JWT not in text and RC_SECRET not in text and "echo-me-jwt" not in text
+
+
+def test_a_long_token_echoed_in_a_plain_text_answer_is_blanked_before_the_answer_is_cut(
+        echo: tuple[str, str]) -> None:
+    url, ca_file = echo
+    settings = Settings(scim_url=f"{url}/scim/v2", scim_token=LONG_TOKEN, ca_bundle=ca_file)
+    with pytest.raises((AuthError, FetchError)) as caught:
+        ScimClient(settings, make_session(ca_file, retry=FAST)).get("/Users")
+    text = _texts(caught.value)
+    assert LONG_TOKEN[:40] not in text and "x9Kq" not in text
+
+
+def test_the_cli_blanks_a_configured_secret_that_an_entra_refusal_quotes(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """MSAL's result carries no request to scrub by: Entra's refusal and the terminal blank configured secrets."""
+    from rcaudit.connect.auth import _refusal
+
+    secret = "Qk8Q~s3cr3tValue.abcdef"
+    refused = _refusal({"error": "invalid_client", "error_codes": [7000215],
+                        "error_description": f"AADSTS7000215: Invalid client secret provided: {secret}"}, "Entra",
+                       secrets=[secret])
+    assert secret not in refused.message and "AADSTS7000215" in refused.message
+    from rcaudit import cli
+
+    monkeypatch.setenv("RCAUDIT_SCIM_TOKEN", TOKEN)
+
+    def refuses(args: object) -> int:
+        raise FetchError(f"SCIM GET /Users: the gateway said {TOKEN}")
+
+    monkeypatch.setattr(cli, "cmd_summary", refuses)
+    assert cli.main(["summary"]) == 2
+    assert TOKEN not in capsys.readouterr().err

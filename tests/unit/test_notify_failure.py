@@ -71,6 +71,8 @@ def test_under_mask_pii_only_the_error_type_and_cell_are_sent() -> None:
     masked = failure_text(failed, masked=True)
     assert masked.startswith("the audit notebook failed in cell 7: ScimError") and "ann.lee" not in masked
     assert "contoso" not in failure_text(ConfigError("no such user ann.lee@contoso.example"), masked=True)
+    died = NotebookError("the audit notebook did not finish: DeadKernelError: Kernel died", ename="DeadKernelError")
+    assert failure_text(died, masked=True).startswith("the audit notebook did not finish: DeadKernelError (")
 
 
 def test_configured_secrets_are_blanked_from_what_is_sent() -> None:

@@ -6,13 +6,13 @@ const rcText = c => (c !== null && typeof c === "object") ? String(c.v ?? "") : 
 const rcRaw = c => (c !== null && typeof c === "object") ? String(c.x ?? c.v ?? "") : String(c ?? "");
 const rcTip = c => (c !== null && typeof c === "object" && c.t) ? String(c.t) : rcText(c);
 const RC_CLASSES = new Set(__CLASSES__);
-// "Download CSV" is opened in a spreadsheet, which runs a cell that starts like a formula (=, +, -, @, tab, CR,
-// after any leading space or line break): such a value gets a leading ' and is shown as the text it is (OWASP
-// "CSV Injection"). Digits, spaces and ( ) . - alone (a number, +44 20 7946 0000, +1-202-555-0100) stay as they
-// are: with no letter in them, no function can be called. It runs as the export's last step (format.body), on
-// the raw value the "export" render gives: DataTables' own cleaning (tags, comments, entities, trimming) is off,
-// since it runs after a render and would turn "<b>=X" or "&#61;X" back into a formula.
-const rcCsvSafe = s => (/^[\s]*[=+\-@]|^[\t\r]/.test(s) && !/^[+-]?[\d\s().-]+$/.test(s)) ? "'" + s : s;
+// "Download CSV" is opened in a spreadsheet, which evaluates a cell that starts like a formula (=, +, -, @, tab,
+// CR, also after leading spaces or line breaks): such a value gets a leading ' and is shown as the text it is
+// (OWASP "CSV Injection"). Phone numbers too: Excel would show +1-202-555-0100 as -856 and +447700900999 as a
+// number without its +. It runs as the export's last step (format.body), on the raw value the "export" render
+// gives: DataTables' own cleaning (tags, comments, entities, trimming) is off, since it runs after a render and
+// would turn "<b>=X" or "&#61;X" back into a formula.
+const rcCsvSafe = s => /^\s*[=+\-@]|^[\t\r]/.test(s) ? "'" + s : s;
 function rcRender(cell, type) {
   if (type === "export") { return rcRaw(cell); }
   if (type === "sort" || type === "type") { return rcRaw(cell); }
