@@ -91,9 +91,14 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from rcaudit.connect.check import run_checks
+    from rcaudit.connect.check import run_checks, webhook_checks
+    from rcaudit.connect.notify import KINDS
+    from rcaudit.report.notify_messages import trial_message
 
-    checks = run_checks(Settings.from_env(), report=lambda check: print(check.line(), flush=True))
+    settings = Settings.from_env()
+    checks = run_checks(settings, report=lambda check: print(check.line(), flush=True))
+    tests = {kind: trial_message(kind) for kind in KINDS} if args.notify else None
+    checks += webhook_checks(settings, test_messages=tests, report=lambda check: print(check.line(), flush=True))
     failed = [c for c in checks if not c.passed]
     print(f"{len(failed)} required check(s) failed" if failed else "every required check passed")
     return EXIT_ERROR if failed else EXIT_OK
@@ -436,6 +441,9 @@ def build_parser() -> argparse.ArgumentParser:
     audit.set_defaults(func=cmd_audit)
 
     check = commands.add_parser("check", help="test both connections and each permission, one line per check")
+    check.add_argument("--notify", action="store_true",
+                       help="also post a test message to each RCAUDIT_NOTIFY_URLS webhook (without it they are only "
+                            "read and listed)")
     check.set_defaults(func=cmd_check)
 
     fix = commands.add_parser(

@@ -8,7 +8,7 @@ what the audit loses without them.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -221,4 +221,29 @@ def run_checks(settings: Settings, *, interactive: bool | None = None, session: 
     checks = _Checks(report)
     _graph_checks(checks, settings, session, interactive)
     _scim_checks(checks, settings, session)
+    return checks.done
+
+
+def webhook_checks(settings: Settings, *, test_messages: Mapping[str, dict[str, Any]] | None = None,
+                   report: Callable[[Check], None] | None = None) -> list[Check]:
+    """The RCAUDIT_NOTIFY_URLS webhooks, one line each (by kind, position and origin; never the URL): listed, or
+    sent `test_messages` (a body per kind), so a scheduler's owner knows the channel works before a run needs
+    it. A malformed entry is a failed line naming its position."""
+    from rcaudit.connect.notify import parse_targets, post_all
+
+    checks = _Checks(report)
+    try:
+        targets = parse_targets()
+    except ConfigError as exc:
+        checks.add(Check("RCAUDIT_NOTIFY_URLS", "failed", exc.message))
+        return checks.done
+    if test_messages is None:
+        for target in targets:
+            checks.add(Check(f"webhook {target.label}", "skipped", "`rcaudit check --notify` posts a test message"))
+        return checks.done
+    outcomes = post_all(targets, test_messages, settings.ca_bundle)
+    for outcome in outcomes:
+        tries = f"{outcome.attempts} attempt{'s' if outcome.attempts != 1 else ''}"
+        checks.add(Check(f"webhook {outcome.target}", "ok" if outcome.sent else "failed",
+                         f"test message: {outcome.detail}, {tries}"))
     return checks.done

@@ -241,6 +241,27 @@ def generic_payload(notice: Notice, summary: dict[str, Any] | None, notify_on: s
             "summary": summary}
 
 
+TEST_TITLE = "rcaudit: test message"
+TEST_TEXT = ("rcaudit check --notify posted this to see that the webhook works: the notices of scheduled audits "
+             "(rcaudit audit --notify-on …) will come here.")
+
+
+def trial_message(kind: str) -> dict[str, Any]:
+    """What `rcaudit check --notify` posts: each service's shape, no run and no finding in it."""
+    if kind == "teams":
+        card = {"$schema": ADAPTIVE_CARD_SCHEMA, "type": "AdaptiveCard", "version": ADAPTIVE_CARD_VERSION,
+                "body": [{"type": "TextBlock", "text": card_text(TEST_TITLE), "weight": "Bolder", "wrap": True},
+                         {"type": "TextBlock", "text": card_text(TEST_TEXT), "wrap": True}]}
+        return {"type": "message",
+                "attachments": [{"contentType": ADAPTIVE_CARD_CONTENT_TYPE, "contentUrl": None, "content": card}]}
+    if kind == "slack":
+        return {"text": TEST_TITLE, "blocks": [
+            {"type": "header", "text": {"type": "plain_text", "text": TEST_TITLE}},
+            {"type": "section", "text": {"type": "plain_text", "text": TEST_TEXT}}]}
+    return {"rcaudit_notification": GENERIC_VERSION, "title": TEST_TITLE, "verdict": "test", "text": TEST_TEXT,
+            "summary": None}
+
+
 def payload(kind: str, notice: Notice, summary: dict[str, Any] | None, notify_on: str) -> dict[str, Any]:
     if kind == "teams":
         return teams_payload(notice)

@@ -131,3 +131,54 @@ def test_a_users_page_without_total_results_fails_the_check(sandbox: Sandbox, mo
     sandbox.faults.add("omit_total", service="rc", path=r"^/scim/v2/Users$")
     code, out = run(monkeypatch, capsys, sandbox.env())
     assert code == 2 and lines(out)["users page"] == "failed" and "totalResults is absent" in out
+
+
+def test_webhooks_are_listed_and_with_notify_each_gets_a_test_message(
+        sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        tmp_path: Path) -> None:
+    """`rcaudit check` lists RCAUDIT_NOTIFY_URLS by kind, position and origin; `--notify` posts each a test
+    message in its service's shape (a receiver on 127.0.0.1 over HTTPS; one path answers 500), never the URL."""
+    import json
+
+    from tests.support.tls_wsgi import https_wsgi
+
+    got: list[tuple[str, dict]] = []
+
+    def receiver(environ: dict, start_response: object) -> list[bytes]:
+        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        got.append((environ["PATH_INFO"], json.loads(body)))
+        failing = environ["PATH_INFO"].startswith("/fail/")
+        start_response("500 Internal Server Error" if failing else "202 Accepted", [])  # type: ignore[operator]
+        return [b""]
+
+    with https_wsgi(receiver) as (url, ca_file):
+        bundle = tmp_path / "both.pem"
+        bundle.write_bytes(sandbox.ca_file.read_bytes() + ca_file.read_bytes())
+        env = {**sandbox.env(rc_auth="jwt"), "RCAUDIT_CA_BUNDLE": str(bundle),
+               "RCAUDIT_NOTIFY_URLS": f"teams:{url}/teams/Secret-Path-1 slack:{url}/slack/Secret-Path-2"}
+        code, out = run(monkeypatch, capsys, env)
+        printed = [out]
+        assert code == 0, out
+        listed = [line for line in out.splitlines() if line.startswith("skipped") and " webhook " in line]
+        assert [line.split(" webhook ")[1].split(" (")[0] for line in listed] == ["teams #1", "slack #2"]
+        assert got == []  # listing posts nothing
+        code = main(["check", "--notify"])
+        out = capsys.readouterr().out
+        printed.append(out)
+        assert code == 0, out
+        assert [p for p, _ in got] == ["/teams/Secret-Path-1", "/slack/Secret-Path-2"]
+        card = got[0][1]["attachments"][0]["content"]
+        assert card["type"] == "AdaptiveCard" and card["version"] == "1.4"
+        assert got[1][1]["blocks"][0]["type"] == "header"
+        assert sum(1 for line in out.splitlines() if line.startswith("ok ") and "webhook" in line) == 2
+        monkeypatch.setenv("RCAUDIT_NOTIFY_URLS", f"json:{url}/fail/Secret-Path-3")
+        code = main(["check", "--notify"])
+        out = capsys.readouterr().out
+        printed.append(out)
+        assert code == 2 and "failed" in out and "HTTP 500, 3 attempts" in out
+        monkeypatch.setenv("RCAUDIT_NOTIFY_URLS", "mail:Secret-Path-4")
+        code = main(["check"])
+        out = capsys.readouterr().out
+        printed.append(out)
+        assert code == 2 and "RCAUDIT_NOTIFY_URLS entry 1" in out
+    assert not [text for text in printed if "Secret-Path" in text]

@@ -6,7 +6,14 @@ import pytest
 
 from rcaudit.connect.notify import parse_targets
 from rcaudit.model.errors import ConfigError
-from rcaudit.report.notify_messages import card_text, notice_from_summary, should_notify, slack_payload, teams_payload
+from rcaudit.report.notify_messages import (
+    card_text,
+    notice_from_summary,
+    should_notify,
+    slack_payload,
+    teams_payload,
+    trial_message,
+)
 
 SECRET = "hooks.example/services/T0/B0/Very-Secret-Token"
 
@@ -78,3 +85,10 @@ def test_card_text_escapes_only_what_teams_markdown_interprets(value: str, sent:
     """Teams renders bold, italic, lists and links (msteams-docs cards-format.md); a backslash before any other
     punctuation shows as typed on its mobile clients, so names, ids and phone numbers go as they are."""
     assert card_text(value) == sent
+
+
+def test_the_check_test_message_has_each_services_shape_and_no_run() -> None:
+    teams, slack, generic = (trial_message(kind) for kind in ("teams", "slack", "json"))
+    assert teams["attachments"][0]["contentType"] == "application/vnd.microsoft.card.adaptive"
+    assert {b["type"] for b in slack["blocks"]} == {"header", "section"} and slack["text"] == "rcaudit: test message"
+    assert generic["verdict"] == "test" and generic["summary"] is None
