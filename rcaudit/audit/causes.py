@@ -19,7 +19,11 @@ Entra's behaviour these predicates rest on (MicrosoftDocs/entra-docs):
   provisioned.md`); an event's status is success, warning, failure or skipped, with errorInformation on a
   failure (microsoftgraph/microsoft-graph-docs-contrib `api-reference/v1.0/resources/provisioningstatusinfo.md`);
 - SkipOutOfScopeDeletions keeps the accounts of users who left scope active
-  (`docs/identity/app-provisioning/skip-out-of-scope-deletions.md`).
+  (`docs/identity/app-provisioning/skip-out-of-scope-deletions.md`);
+- with accidental deletions prevention on, a cycle whose disables and deletes pass the threshold puts the job in
+  quarantine and holds them: each held user's event has the action StagedDelete (or StagedAction), until an
+  admin selects Allow deletes (`docs/identity/app-provisioning/accidental-deletions.md`; the action values in
+  microsoft-graph-docs-contrib `api-reference/v1.0/resources/provisioningobjectsummary.md`).
 Unverified: that a RingCentral job's `modifiedProperties` name the target attribute path (the sandbox's do);
 where they do not, that evidence simply never matches.
 """
@@ -41,6 +45,7 @@ from rcaudit.model.findings import CAUSE_PRECEDENCE, CAUSES, Cause
 from rcaudit.model.snapshot import Snapshot
 
 STOPPED = ("Paused", "Quarantine", "NotRun")  # synchronizationStatus codes of a job that is not provisioning
+STAGED_ACTIONS = ("stageddelete", "stagedaction")  # a disable or delete held by accidental deletions prevention
 # Skip reasons Entra documents by name (no-users-provisioned page; provisionOnDemand's Skipped result). The
 # evidence in `remedy` quotes only these, dates, ids and error codes: an event's free text may name the person
 # (README "Masking"), so it never leaves the engine.
@@ -203,6 +208,16 @@ def _job_not_running(ctx: _Context, row: _Row) -> str | None:
     return ctx.job.detail if any(d is not None and d > since for d in dates) else None
 
 
+def _deletion_threshold(ctx: _Context, row: _Row) -> str | None:
+    """The user's latest event is a StagedDelete: Entra decided to disable them and holds it, as the cycle's
+    disables and deletes passed the accidental-deletions threshold."""
+    event = ctx.latest(row)
+    if event is None or event.action.casefold() not in STAGED_ACTIONS:
+        return None
+    return f"Entra staged its disable on {_day(event.at)}: over the accidental-deletions threshold, it waits for " \
+           "an admin"
+
+
 def _export_failed(ctx: _Context, row: _Row) -> str | None:
     """The user's latest provisioning event (about this attribute, for a mismatch) is a failure."""
     event = ctx.latest(row)
@@ -330,6 +345,7 @@ def _not_activated_yet(ctx: _Context, row: _Row) -> str | None:
 
 PREDICATES: dict[str, Callable[[_Context, _Row], str | None]] = {
     Cause.JOB_NOT_RUNNING: _job_not_running, Cause.EXPORT_FAILED: _export_failed,
+    Cause.DELETION_THRESHOLD: _deletion_threshold,
     Cause.MANAGER_SCOPED_LATER: _manager_scoped_later, Cause.CLEARED_IN_ENTRA: _cleared_in_entra,
     Cause.CHANGED_IN_RINGCENTRAL: _changed_in_ringcentral, Cause.CAME_BACK_INTO_SCOPE: _came_back_into_scope,
     Cause.SKIPPED_BY_ENTRA: _skipped_by_entra, Cause.ASSIGNED_AFTER_LAST_CYCLE: _assigned_after_last_cycle,
@@ -382,6 +398,9 @@ _REMEDIES: dict[str, str] = {
                             "user), then provision on demand: {provision}",
     Cause.ASSIGNED_AFTER_LAST_CYCLE: "wait for the next cycle, or provision on demand: {provision}",
     Cause.SKIP_OUT_OF_SCOPE_DELETIONS: "{deactivate} (Entra will not deactivate it)",
+    Cause.DELETION_THRESHOLD: "review the held disables (" + _LOGS + ", Action: StagedDelete); if they are right, "
+                              "select Allow deletes on the app's Provisioning page, else assign or restore the "
+                              "users, then restart provisioning; not rcaudit fix, which would bypass the safeguard",
     Cause.SOFT_DELETED: "{deactivate}",
     Cause.DISABLED: "{deactivate}",
     Cause.FILTERED_OUT: "{deactivate}, or change the scoping filter if the user should keep RingCentral",

@@ -35,7 +35,7 @@ from rcaudit.fix.ops import (
 from rcaudit.model.errors import ConfigError
 from rcaudit.model.findings import KINDS, SEVERITIES, SEVERITY_RANK, FindingRow, finding_rows
 from rcaudit.model.scim_path import parse_target, target_reader
-from rcaudit.model.vocabulary import PATCH_OP
+from rcaudit.model.vocabulary import PATCH_OP, Cause
 
 PLAN_VERSION = 2  # 2: `wire` says which forms the plan writes; 1: before it (legacy forms)
 PLAN_VERSIONS = (1, 2)
@@ -313,6 +313,12 @@ class _Change(NamedTuple):
     note: str
 
 
+# Entra holds these disables on purpose (accidental deletions prevention, audit/causes.py): an admin decides
+HELD_BY_THRESHOLD = ("held by Entra's accidental deletions prevention: review the StagedDelete events in the "
+                     "provisioning logs, then Allow deletes (or assign the user again) in Entra; rcaudit does not "
+                     "bypass that safeguard")
+
+
 def _not_fixable(row: FindingRow, action: str) -> NotFixable:
     return NotFixable(row["kind"], row["severity"], row["entra_id"], row["scim_id"], row["user_name"],
                       row["attribute"], row["reason"], action)
@@ -355,6 +361,8 @@ def _decide(row: FindingRow, filters: Filters, account: dict[str, Any] | None, u
         return ACTIONS[kind]
     if account is None:
         return "the account is not in the snapshot: audit again"
+    if kind == "should_be_inactive" and row.get("cause") == Cause.DELETION_THRESHOLD:
+        return HELD_BY_THRESHOLD
     if kind in LIFECYCLE_KINDS:
         return _Change(row, ACTIVE, account.get(ACTIVE), kind == "should_be_active", "")
     return _attribute_change(row, account, user, expected_rows)

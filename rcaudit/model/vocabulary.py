@@ -40,6 +40,7 @@ class Cause:
     SKIPPED_BY_ENTRA = "skipped_by_entra"
     ASSIGNED_AFTER_LAST_CYCLE = "assigned_after_last_cycle"
     SKIP_OUT_OF_SCOPE_DELETIONS = "skip_out_of_scope_deletions"
+    DELETION_THRESHOLD = "deletion_threshold"
     SOFT_DELETED = "soft_deleted"
     DISABLED = "disabled"
     FILTERED_OUT = "filtered_out"

@@ -368,3 +368,38 @@ def test_every_kind_has_its_causes_in_the_vocabulary(kind: str) -> None:
     from rcaudit.model.findings import CAUSE_PRECEDENCE
 
     assert CAUSE_PRECEDENCE[kind] and set(CAUSE_PRECEDENCE[kind]) < set(CAUSES)
+
+
+def test_a_disable_held_by_the_deletion_threshold_is_deletion_threshold_and_not_for_rcaudit_fix() -> None:
+    """Accidental deletions prevention (entra-docs accidental-deletions.md): over the threshold the job goes into
+    quarantine and each held disable is logged with the action StagedDelete until an admin allows the deletes."""
+    una = entra_user("una.out")
+    held = event(una, "skipped", 30, action="StagedDelete", reason="over the deletion threshold")
+    tenant = job(with_events(small_tenant([una], [rc_account(una, "rc-1")], assignments=[]), held),
+                 code="Quarantine", last=DAY, quarantine_since=60)
+    [(cause, also, remedy)] = causes(audit(tenant), "should_be_inactive")
+    assert (cause, also) == (Cause.DELETION_THRESHOLD, Cause.UNASSIGNED)
+    assert "Allow deletes" in remedy and "StagedDelete" in remedy and "rcaudit fix --run" not in remedy
+    assert "staged its disable on 2026-11-26 19:30" in remedy
+
+
+def test_a_staged_disable_older_than_a_later_event_is_not_the_cause() -> None:
+    una = entra_user("una.out")
+    tenant = job(with_events(small_tenant([una], [rc_account(una, "rc-1")], assignments=[]),
+                             event(una, "skipped", 3 * DAY, action="StagedDelete"), event(una, "success", DAY)))
+    [(cause, _, _)] = causes(audit(tenant), "should_be_inactive")
+    assert cause == Cause.UNASSIGNED
+
+
+def test_rcaudit_fix_leaves_a_held_disable_to_the_admin() -> None:
+    """The plan never deactivates what Entra's safeguard holds: it lists it as not fixable, saying why."""
+    import pandas as pd
+
+    from rcaudit.fix.plan import HELD_BY_THRESHOLD, Filters, _decide
+
+    row = dict.fromkeys(COLUMNS, "")
+    row.update(kind="should_be_inactive", severity="high", scim_id="rc-1", entra_id="u-1", waived=False,
+               cause=Cause.DELETION_THRESHOLD)
+    assert _decide(row, Filters(), {"id": "rc-1", "active": True}, None, pd.DataFrame()) == HELD_BY_THRESHOLD  # type: ignore[arg-type]
+    row["cause"] = Cause.UNASSIGNED
+    assert not isinstance(_decide(row, Filters(), {"id": "rc-1", "active": True}, None, pd.DataFrame()), str)  # type: ignore[arg-type]
