@@ -508,9 +508,9 @@ def unexpected_error_text(exc: BaseException) -> str:
 def _configured_secrets() -> list[str]:
     """The secrets in the environment (settings and webhooks), blanked from whatever reaches the terminal: a
     last net under the errors' own scrubbing (an answer that echoed one, a library's message)."""
-    try:
-        from rcaudit.runner import configured_secrets
+    from rcaudit.connect.config import configured_secrets
 
+    try:
         return configured_secrets(Settings.from_env())
     except Exception:  # the settings may be what is broken: the message is still shown
         return []

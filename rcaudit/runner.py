@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from rcaudit.connect.config import Settings, missing_settings_message
+from rcaudit.connect.config import Settings, configured_secrets, missing_settings_message
 from rcaudit.model.errors import ConfigError, ExitCode, NotebookError, RcauditError, scrub
 from rcaudit.model.runs import create_run_folder
 from rcaudit.report.export import export_html, strip_saved_notebook
@@ -72,14 +72,6 @@ def notebook_parameters(notebook: Path | None = None) -> dict[str, Any]:
         except (ValueError, SyntaxError):
             defaults[name] = str(spec["default"])
     return defaults
-
-
-def configured_secrets(settings: Settings) -> list[str]:
-    """Every secret value the settings hold (fields kept out of repr), plus webhook URLs from the environment."""
-    values: list[str] = settings.secret_values()
-    entries = os.environ.get("RCAUDIT_NOTIFY_URLS", "").split()
-    values += entries + [entry.partition(":")[2] for entry in entries]  # each webhook with and without its kind
-    return [str(v) for v in values if v]
 
 
 def _valid_names(defaults: dict[str, Any]) -> str:

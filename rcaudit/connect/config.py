@@ -171,6 +171,15 @@ class Settings:
         return not self.missing()
 
 
+def configured_secrets(settings: Settings, env: Mapping[str, str] | None = None) -> list[str]:
+    """Every secret value the settings hold (fields kept out of repr), plus the webhook URLs of
+    RCAUDIT_NOTIFY_URLS, each with and without its kind: what no parameter, message or output may hold."""
+    values = settings.secret_values()
+    entries = (os.environ if env is None else env).get("RCAUDIT_NOTIFY_URLS", "").split()
+    values += entries + [entry.partition(":")[2] for entry in entries]
+    return [v for v in values if v]
+
+
 def missing_settings_message(doing: str, missing: list[str]) -> str:
     """The missing-settings error as lines a person can act on: what is missing, then what to do about it."""
     return "\n".join([
