@@ -23,7 +23,8 @@ Entra's behaviour these predicates rest on (MicrosoftDocs/entra-docs):
 - with accidental deletions prevention on, a cycle whose disables and deletes pass the threshold puts the job in
   quarantine and holds them: each held user's event has the action StagedDelete (or StagedAction), until an
   admin selects Allow deletes (`docs/identity/app-provisioning/accidental-deletions.md`; the action values in
-  microsoft-graph-docs-contrib `api-reference/v1.0/resources/provisioningobjectsummary.md`).
+  microsoft-graph-docs-contrib `api-reference/v1.0/resources/provisioningobjectsummary.md`, the quarantine
+  reason TooManyDeletes in `…/resources/synchronization-synchronizationquarantine.md`).
 Unverified: that a RingCentral job's `modifiedProperties` name the target attribute path (the sandbox's do);
 where they do not, that evidence simply never matches.
 """
@@ -46,6 +47,9 @@ from rcaudit.model.snapshot import Snapshot
 
 STOPPED = ("Paused", "Quarantine", "NotRun")  # synchronizationStatus codes of a job that is not provisioning
 STAGED_ACTIONS = ("stageddelete", "stagedaction")  # a disable or delete held by accidental deletions prevention
+# synchronizationQuarantine.reason of a job stopped by that threshold (microsoft-graph-docs-contrib
+# api-reference/v1.0/resources/synchronization-synchronizationquarantine.md)
+TOO_MANY_DELETES = "TooManyDeletes"
 # Skip reasons Entra documents by name (no-users-provisioned page; provisionOnDemand's Skipped result). The
 # evidence in `remedy` quotes only these, dates, ids and error codes: an event's free text may name the person
 # (README "Masking"), so it never leaves the engine.
@@ -123,6 +127,7 @@ class _Job:
     stopped_since: int | None = None  # set only for a job that is not provisioning (NEVER: never ran)
     last_cycle: int | None = None
     detail: str = ""
+    quarantine_reason: str = ""  # synchronizationQuarantine.reason, e.g. TooManyDeletes
 
     @classmethod
     def of(cls, job: dict[str, Any] | None) -> _Job:
@@ -138,7 +143,7 @@ class _Job:
         error = quarantine.get("error") or {}
         why = ", ".join(filter(None, (str(quarantine.get("reason") or ""), str(error.get("code") or ""))))
         detail = f"the job is {code} since {_day(since) or 'it was set up'}" + (f" ({why})" if why else "")
-        return cls(code, since, last, detail)
+        return cls(code, since, last, detail, str(quarantine.get("reason") or ""))
 
 
 @dataclass(frozen=True)
@@ -209,13 +214,16 @@ def _job_not_running(ctx: _Context, row: _Row) -> str | None:
 
 
 def _deletion_threshold(ctx: _Context, row: _Row) -> str | None:
-    """The user's latest event is a StagedDelete: Entra decided to disable them and holds it, as the cycle's
-    disables and deletes passed the accidental-deletions threshold."""
+    """Entra decided to disable the user and holds it, as the cycle's disables and deletes passed the
+    accidental-deletions threshold: the user's latest event is a StagedDelete, or the job is in quarantine for
+    TooManyDeletes and the user's own change came after it stopped (as for job_not_running)."""
     event = ctx.latest(row)
-    if event is None or event.action.casefold() not in STAGED_ACTIONS:
-        return None
-    return f"Entra staged its disable on {_day(event.at)}: over the accidental-deletions threshold, it waits for " \
-           "an admin"
+    if event is not None and event.action.casefold() in STAGED_ACTIONS:
+        return f"Entra staged its disable on {_day(event.at)}: over the accidental-deletions threshold, it waits " \
+               "for an admin"
+    if ctx.job.quarantine_reason.casefold() == TOO_MANY_DELETES.casefold() and _job_not_running(ctx, row):
+        return f"{ctx.job.detail}: disables over the accidental-deletions threshold wait for an admin"
+    return None
 
 
 def _export_failed(ctx: _Context, row: _Row) -> str | None:

@@ -403,3 +403,16 @@ def test_rcaudit_fix_leaves_a_held_disable_to_the_admin() -> None:
     assert _decide(row, Filters(), {"id": "rc-1", "active": True}, None, pd.DataFrame()) == HELD_BY_THRESHOLD  # type: ignore[arg-type]
     row["cause"] = Cause.UNASSIGNED
     assert not isinstance(_decide(row, Filters(), {"id": "rc-1", "active": True}, None, pd.DataFrame()), str)  # type: ignore[arg-type]
+
+
+def test_a_soft_delete_after_a_too_many_deletes_quarantine_is_deletion_threshold() -> None:
+    """synchronizationQuarantine.reason TooManyDeletes: the threshold stopped the job, so a user deleted since is
+    held too, even when the provisioning log read holds no StagedDelete for them."""
+    gone = entra_user("gil.gone", deletedDateTime=minutes_ago(DAY))
+    account = rc_account(entra_user("gil.gone"), "rc-9")
+    tenant = job(small_tenant([], [account], deleted=[gone], assignments=[]), code="Quarantine", last=3 * DAY,
+                 quarantine_since=2 * DAY)
+    tenant["graph"]["synchronizationJob"]["status"]["quarantine"]["reason"] = "TooManyDeletes"
+    [(cause, also, remedy)] = causes(audit(tenant), "should_be_inactive")
+    assert (cause, also) == (Cause.DELETION_THRESHOLD, f"{Cause.JOB_NOT_RUNNING};{Cause.SOFT_DELETED}")
+    assert "TooManyDeletes" in remedy and "Allow deletes" in remedy
