@@ -128,9 +128,9 @@ def job_banner(snapshot: Snapshot) -> Html | None:
                 "is expected.", code)
     quarantine = status.get("quarantine") or {}
     if quarantine:
-        error = (quarantine.get("error") or {}).get("message") or ""
-        text = note("{} Quarantine reason: {}; since {}; next attempt {}. {}", text, quarantine.get("reason"),
-                    quarantine.get("seriesBegan"), quarantine.get("nextAttempt"), error)
+        from rcaudit.report.verdict import quarantine_note
+
+        text = quarantine_note(text, quarantine)
     return warning(text)
 
 

@@ -52,6 +52,22 @@ def actions(counted: pd.DataFrame) -> list[tuple[str, str]]:
     return out
 
 
+TOO_MANY_DELETES_HINT = ("The disables and deletes of one cycle passed the accidental-deletions threshold: review "
+                         "them in the provisioning logs (Action: StagedDelete), then select Allow deletes on the "
+                         "app's Provisioning page, or assign the users again and restart provisioning.")
+
+
+def quarantine_note(text: Html, quarantine: dict[str, Any]) -> Html:
+    """`text` followed by the quarantine's reason, dates and error message (all escaped), and for the reason
+    TooManyDeletes what an admin does about it (entra-docs accidental-deletions.md)."""
+    error = (quarantine.get("error") or {}).get("message") or ""
+    text = note("{} Quarantine reason: {}; since {}; next attempt {}. {}", text, quarantine.get("reason"),
+                quarantine.get("seriesBegan"), quarantine.get("nextAttempt"), error)
+    if str(quarantine.get("reason") or "").casefold() == "toomanydeletes":
+        text = note("{} {}", text, TOO_MANY_DELETES_HINT)
+    return text
+
+
 def job_state(job: dict[str, Any] | None) -> Html | None:
     """A coloured banner when the provisioning job is not Active (red in quarantine, orange otherwise)."""
     status = (job or {}).get("status") or {}
@@ -62,9 +78,7 @@ def job_state(job: dict[str, Any] | None) -> Html | None:
     css = "job" if quarantine or code == "Quarantine" else "paused"
     text = note("Provisioning job {}: Entra is not pushing changes, so drift accumulates until it runs again.", code)
     if quarantine:
-        error = (quarantine.get("error") or {}).get("message") or ""
-        text = note("{} Quarantine reason: {}; since {}; next attempt {}. {}", text, quarantine.get("reason"),
-                    quarantine.get("seriesBegan"), quarantine.get("nextAttempt"), error)
+        text = quarantine_note(text, quarantine)
     return note('<div class="rc-banner ' + css + '" role="alert">&#9888; {}</div>', text)
 
 

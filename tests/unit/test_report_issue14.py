@@ -134,3 +134,13 @@ def test_the_grid_bundle_is_one_hashed_script_and_markup_stays_text(findings: pd
     assert static_problems(page) == []
     assert len(re.findall(r'<script type="module">', page)) == 1 and "how to run" not in page_text(page)
     assert "<b>B</b>" not in page
+
+
+def test_a_too_many_deletes_quarantine_says_what_an_admin_does() -> None:
+    """synchronizationQuarantine.reason TooManyDeletes: the banner names the review and Allow deletes."""
+    from rcaudit.report.verdict import job_state
+
+    held = {"status": {"code": "Quarantine", "quarantine": {"reason": "TooManyDeletes", "error": {"message": ""}}}}
+    other = {"status": {"code": "Quarantine", "quarantine": {"reason": "EncounteredQuarantineException"}}}
+    assert "Allow deletes" in str(job_state(held)) and "StagedDelete" in str(job_state(held))
+    assert "Allow deletes" not in str(job_state(other))
