@@ -334,8 +334,9 @@ def _tenant_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="generator seed (same seed, same company)")
     parser.add_argument("--schema-profile", choices=("current", "classic"), default="current",
                         help="what the RingCentral schema declares (classic adds displayName and manager)")
-    parser.add_argument("--job-status", choices=("Active", "Paused", "Quarantine"), default="Active",
-                        help="status of the generated provisioning job")
+    parser.add_argument("--job-status", choices=("Active", "Paused", "Quarantine", "TooManyDeletes"), default="Active",
+                        help="status of the generated provisioning job (TooManyDeletes: in quarantine, its disables "
+                             "held by accidental deletions prevention)")
 
 
 def _verbose_option(parser: argparse.ArgumentParser) -> None:

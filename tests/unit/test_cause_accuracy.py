@@ -15,7 +15,7 @@ from rcaudit.sandbox import generate
 from tests.support.snapshots import NOW, snapshot_from_tenant
 
 CASES = [(1, "current", "Active"), (2, "classic", "Active"), (3, "current", "Quarantine"),
-         (4, "classic", "Paused"), (5, "classic", "Quarantine")]
+         (4, "classic", "Paused"), (5, "classic", "Quarantine"), (6, "current", "TooManyDeletes")]
 
 
 @functools.cache
@@ -59,4 +59,5 @@ def test_the_generator_plants_most_of_the_vocabulary() -> None:
     assert {Cause.JOB_NOT_RUNNING, Cause.EXPORT_FAILED, Cause.MANAGER_SCOPED_LATER, Cause.CLEARED_IN_ENTRA,
             Cause.CHANGED_IN_RINGCENTRAL, Cause.CAME_BACK_INTO_SCOPE, Cause.SKIPPED_BY_ENTRA, Cause.SOFT_DELETED,
             Cause.DISABLED, Cause.NESTED_ONLY, Cause.UNASSIGNED, Cause.CREATED_IN_RINGCENTRAL,
-            Cause.DELETED_USER_LEFTOVER, Cause.RENAME_LEFTOVER, Cause.DEACTIVATED_IN_RINGCENTRAL} <= planted
+            Cause.DELETED_USER_LEFTOVER, Cause.RENAME_LEFTOVER, Cause.DEACTIVATED_IN_RINGCENTRAL,
+            Cause.DELETION_THRESHOLD} <= planted

@@ -272,6 +272,17 @@ def test_job_status_can_be_paused_or_quarantined(status: str) -> None:
     assert (job["status"]["quarantine"] is not None) == (status == "Quarantine")
 
 
+def test_too_many_deletes_is_a_quarantine_whose_held_disables_are_staged_deletes() -> None:
+    generated = generate(300, seed=1, now=NOW, job_status="TooManyDeletes")
+    status = generated.tenant["graph"]["synchronizationJob"]["status"]
+    assert status["code"] == "Quarantine" and status["quarantine"]["reason"] == "TooManyDeletes"
+    staged = {e["sourceIdentity"]["id"] for e in generated.tenant["graph"]["provisioningEvents"]
+              if e["provisioningAction"] == "StagedDelete"}
+    held = {t.entra_id for t in generated.truth if t.cause == "deletion_threshold"}
+    assert held and held == staged
+    assert {t.kind for t in generated.truth if t.cause == "deletion_threshold"} == {"should_be_inactive"}
+
+
 def test_cli_save_writes_the_tenant_and_its_truth(tmp_path) -> None:
     from rcaudit.cli import main
 

@@ -33,7 +33,10 @@ from rcaudit.sandbox.tenant.sync_schema import default_job_id, default_sync_sche
 
 GRACE = dt.timedelta(minutes=40)
 
-JOB_STATUSES = ("Active", "Paused", "Quarantine")
+# The job's state: a synchronizationStatus code, or TooManyDeletes: in Quarantine for that reason, its disables
+# held by accidental deletions prevention (entra-docs accidental-deletions.md; the reason is one of
+# synchronizationQuarantine's, microsoft-graph-docs-contrib resources/synchronization-synchronizationquarantine.md)
+JOB_STATUSES = ("Active", "Paused", "Quarantine", "TooManyDeletes")
 
 # provisioningErrorInfo of the failures the generator plants (as Entra's provisioning log words them)
 BAD_VALUE = {"errorCode": "SystemForCrossDomainIdentityManagementBadRequest", "errorCategory": "nonServiceFailure",
@@ -200,6 +203,8 @@ class _Generator:
         self.now = now.astimezone(dt.UTC).replace(microsecond=0)
         self.profile = profile
         self.job_status = job_status
+        self.held_deletes = job_status == "TooManyDeletes"
+        self.quarantined = job_status in ("Quarantine", "TooManyDeletes")
         self.domain = domain
         self.few = max(1, round(users * 0.002))  # "several": 4 of each at 2,000 users, 200 at 100,000
         self.truth: list[TruthRow] = []
@@ -213,9 +218,9 @@ class _Generator:
         # ago. A Paused or quarantined job is stopped since its last success (`stopped_since`); Entra's attempts
         # for a user are dated at the last cycle, or for a quarantined job at its latest retry (6 hours ago).
         self.cycle_end = self.now - dt.timedelta(minutes=self.rng.randrange(3, 35))
-        self.last_success = self.now - dt.timedelta(days=3) if job_status == "Quarantine" else self.cycle_end
-        self.stopped_since = self.last_success if job_status in ("Paused", "Quarantine") else None
-        self.attempt_at = self.now - dt.timedelta(hours=6) if job_status == "Quarantine" else self.cycle_end
+        self.last_success = self.now - dt.timedelta(days=3) if self.quarantined else self.cycle_end
+        self.stopped_since = self.last_success if self.quarantined or job_status == "Paused" else None
+        self.attempt_at = self.now - dt.timedelta(hours=6) if self.quarantined else self.cycle_end
         self.planted_events: list[tuple[_Person, str, dict[str, Any], tuple[str, ...]]] = []
         self._missing_seen = 0
 
@@ -250,6 +255,15 @@ class _Generator:
         """Plant Entra's failed attempt for `p` (at the latest attempt), naming `attributes`; returns its cause."""
         self.planted_events.append((p, "failure", {"action": action, **error}, attributes))
         return Cause.JOB_NOT_RUNNING if self.job_explains(self.attempt_at) else Cause.EXPORT_FAILED
+
+    def held_disable(self, p: _Person) -> str | None:
+        """Under TooManyDeletes, Entra's disable of `p` is staged, not sent: a StagedDelete event (its status is
+        not documented; rcaudit reads only the action), and the cause is deletion_threshold."""
+        if not self.held_deletes:
+            return None
+        self.planted_events.append((p, "skipped", {"action": "StagedDelete",
+                                                   "reason": "over the accidental deletions threshold"}, ()))
+        return Cause.DELETION_THRESHOLD
 
     def touch(self, acct: dict[str, Any]) -> None:
         """An edit in RingCentral after Entra's last successful cycle: the account's meta.lastModified says so."""
@@ -718,7 +732,7 @@ class _Generator:
     def place_missing(self, world: _World, p: _Person) -> None:
         """Live and in scope, no account: Entra's create failed, or it skipped them as out of scope (they came
         back into scope later). While the job is stopped, they were put in scope after it stopped."""
-        if self.job_status == "Quarantine" and self.stopped_since is not None:
+        if self.quarantined and self.stopped_since is not None:
             self.put_in_scope(world, p, when=self.moment(self.stopped_since + dt.timedelta(hours=1),
                                                          self.now - dt.timedelta(hours=1)))
         else:
@@ -742,7 +756,7 @@ class _Generator:
             return
         acct = self.add_account(world, p, self.account(p, active=p.role == "disabled_active", created=created))
         if p.role == "disabled_active":
-            self.finding("should_be_inactive", p.id, acct["id"], cause=Cause.DISABLED)
+            self.finding("should_be_inactive", p.id, acct["id"], cause=self.held_disable(p) or Cause.DISABLED)
         else:
             self.trap("correctly_deactivated", acct["id"])
 
@@ -769,7 +783,7 @@ class _Generator:
         if p.role.endswith("_active"):
             acct = self.add_account(world, p, self.account(p, active=True, created=created))
             cause = Cause.NESTED_ONLY if p.role.startswith("nested_") else Cause.UNASSIGNED
-            self.finding("should_be_inactive", p.id, acct["id"], cause=cause)
+            self.finding("should_be_inactive", p.id, acct["id"], cause=self.held_disable(p) or cause)
         elif p.role.endswith("_inactive"):
             acct = self.add_account(world, p, self.account(p, active=False, created=created))
             self.trap("correctly_deactivated", acct["id"])
@@ -783,6 +797,7 @@ class _Generator:
             acct.pop("externalId", None)
         if p.role == "deleted_active":
             cause = Cause.JOB_NOT_RUNNING if self.job_explains(p.deleted_at) else Cause.SOFT_DELETED
+            cause = self.held_disable(p) or cause
             self.finding("should_be_inactive", p.id, acct["id"], cause=cause)
         else:
             self.trap("correctly_deactivated", acct["id"])
@@ -877,7 +892,8 @@ class _Generator:
     def job(self, job_id: str) -> dict[str, Any]:
         last = self.cycle_end
         status: dict[str, Any] = {
-            "code": self.job_status, "countSuccessiveCompleteFailures": 0, "escrowsPruned": False,
+            "code": "Quarantine" if self.quarantined else self.job_status, "countSuccessiveCompleteFailures": 0,
+            "escrowsPruned": False,
             "lastExecution": {"activityIdentifier": None, "countEntitled": 0, "countExported": 0,
                               "timeBegan": _iso(last - dt.timedelta(minutes=2)), "timeEnded": _iso(last),
                               "state": "Succeeded", "error": None},
@@ -888,7 +904,13 @@ class _Generator:
             "steadyStateLastAchievedTime": _iso(last), "synchronizedEntryCountByType": [],
             "troubleshootingUrl": None,
         }
-        if self.job_status == "Quarantine":
+        if self.held_deletes:
+            began = self.now - dt.timedelta(days=3)
+            status["lastSuccessfulExecution"]["timeEnded"] = _iso(began)
+            status["quarantine"] = {
+                "currentBegan": _iso(began), "nextAttempt": None, "reason": "TooManyDeletes",
+                "seriesBegan": _iso(began), "seriesCount": 1, "error": None}
+        elif self.job_status == "Quarantine":
             began = self.now - dt.timedelta(days=3)
             status["countSuccessiveCompleteFailures"] = 12
             status["lastSuccessfulExecution"]["timeEnded"] = _iso(began)
