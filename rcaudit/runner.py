@@ -16,7 +16,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -372,13 +372,18 @@ def notify_after_run(folder: Path, summary: dict[str, Any], report: str, notify_
         log_to_run(folder, f"notify: FAILED before posting ({type(exc).__name__})")
         return f"notify: FAILED ({type(exc).__name__}, see {folder / 'run.log'})"
     log_to_run(folder, f"notify: {why}")
-    for outcome in outcomes:
-        log_to_run(folder, outcome.line())
-    failed = [o for o in outcomes if not o.sent]
-    sent = len(outcomes) - len(failed)
+    sent, failed = _logged(outcomes, lambda line: log_to_run(folder, line))
     if failed:
-        return f"notify: {sent} sent, {len(failed)} FAILED (see {folder / 'run.log'})"
+        return f"notify: {sent} sent, {failed} FAILED (see {folder / 'run.log'})"
     return f"notify: {sent} sent ({why})"
+
+
+def _logged(outcomes: list[Any], log: Callable[[str], None]) -> tuple[int, int]:
+    """Each post's outcome line to `log`; (sent, failed)."""
+    for outcome in outcomes:
+        log(outcome.line())
+    failed = sum(1 for o in outcomes if not o.sent)
+    return len(outcomes) - failed, failed
 
 
 def failure_text(exc: BaseException, masked: bool, secrets_: Iterable[str] = (), where: str = "run.log") -> str:
@@ -426,12 +431,9 @@ def notify_failure(folder: Path | None, exc: BaseException, *, source: str, fail
         log(f"notify: FAILED before posting ({type(failure).__name__})")
         return f"notify: FAILED ({type(failure).__name__}) while telling that the audit did not finish"
     log("notify: the audit did not finish")
-    for outcome in outcomes:
-        log(outcome.line())
-    failed = [o for o in outcomes if not o.sent]
-    sent = len(outcomes) - len(failed)
-    return (f"notify: {sent} sent, {len(failed)} FAILED" if failed else f"notify: {sent} sent") + \
-        " (the audit did not finish)"
+    sent, failed = _logged(outcomes, log)
+    told = f"notify: {sent} sent, {failed} FAILED" if failed else f"notify: {sent} sent"
+    return f"{told} (the audit did not finish)"
 
 
 def prune_after_run(outputs: Path, keep: int, folder: Path) -> str:

@@ -76,9 +76,12 @@ class Outcome:
     attempts: int
     detail: str  # `HTTP 202`, `HTTP 500`, `ConnectionError`: never the URL nor a response body
 
+    @property
+    def tries(self) -> str:
+        return f"{self.attempts} attempt{'s' if self.attempts != 1 else ''}"
+
     def line(self) -> str:
-        tries = f"{self.attempts} attempt{'s' if self.attempts != 1 else ''}"
-        return f"notify {self.target}: {'sent' if self.sent else 'FAILED'} ({self.detail}, {tries})"
+        return f"notify {self.target}: {'sent' if self.sent else 'FAILED'} ({self.detail}, {self.tries})"
 
 
 class _Scrub(logging.Filter):

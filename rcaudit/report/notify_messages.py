@@ -188,8 +188,13 @@ def teams_payload(notice: Notice) -> dict[str, Any]:
     if lines:
         body.append({"type": "TextBlock", "text": "New findings:", "weight": "Bolder", "wrap": True})
         body += [{"type": "TextBlock", "text": card_text(line), "wrap": True, "spacing": "None"} for line in lines]
+    return _teams_message(body, {"msteams": {"width": "Full"}})
+
+
+def _teams_message(body: list[dict[str, Any]], extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A workflow webhook `message` holding one Adaptive Card of `body` (shapes: module docstring)."""
     card = {"$schema": ADAPTIVE_CARD_SCHEMA, "type": "AdaptiveCard", "version": ADAPTIVE_CARD_VERSION, "body": body,
-            "msteams": {"width": "Full"}}
+            **(extra or {})}
     return {"type": "message",
             "attachments": [{"contentType": ADAPTIVE_CARD_CONTENT_TYPE, "contentUrl": None, "content": card}]}
 
@@ -249,11 +254,8 @@ TEST_TEXT = ("rcaudit check --notify posted this to see that the webhook works: 
 def trial_message(kind: str) -> dict[str, Any]:
     """What `rcaudit check --notify` posts: each service's shape, no run and no finding in it."""
     if kind == "teams":
-        card = {"$schema": ADAPTIVE_CARD_SCHEMA, "type": "AdaptiveCard", "version": ADAPTIVE_CARD_VERSION,
-                "body": [{"type": "TextBlock", "text": card_text(TEST_TITLE), "weight": "Bolder", "wrap": True},
-                         {"type": "TextBlock", "text": card_text(TEST_TEXT), "wrap": True}]}
-        return {"type": "message",
-                "attachments": [{"contentType": ADAPTIVE_CARD_CONTENT_TYPE, "contentUrl": None, "content": card}]}
+        return _teams_message([{"type": "TextBlock", "text": card_text(TEST_TITLE), "weight": "Bolder", "wrap": True},
+                               {"type": "TextBlock", "text": card_text(TEST_TEXT), "wrap": True}])
     if kind == "slack":
         return {"text": TEST_TITLE, "blocks": [
             {"type": "header", "text": {"type": "plain_text", "text": TEST_TITLE}},
